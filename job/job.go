@@ -1,0 +1,303 @@
+// Package job runs durable jobs: rows in the store, written in the same
+// transaction as the state change that calls for them, claimed by workers,
+// retried with backoff and jitter, and rescued when a worker dies holding
+// one. See docs/decisions/0002-durable-jobs.md for why this is a table of
+// our own rather than River.
+package job
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/toteorg/tote"
+)
+
+// Handler runs one attempt of a job. Returning nil completes the job;
+// Permanent(err) discards it; RetryAfter(d, err) retries it after d; any
+// other error retries it with backoff until its attempts run out. ctx ends
+// when the job's timeout passes.
+type Handler func(ctx context.Context, j *tote.Job) error
+
+// Config tunes a Runner. Zero values take the defaults.
+type Config struct {
+	// Workers is how many jobs run at once in this process (default 10).
+	Workers int
+	// PollInterval is how often the queue is checked when nothing woke the
+	// runner (default 1s). Jobs inserted by this process wake it at once.
+	PollInterval time.Duration
+	// Timeout bounds one attempt (default 1m) unless the kind sets its own.
+	Timeout time.Duration
+	// LeaseGrace is added to a job's timeout to get its lease: how long a
+	// claim holds before the rescuer may hand the job to another worker
+	// (default 30s). A job is never run twice at once because its attempt
+	// ends (timeout) before its lease does.
+	LeaseGrace time.Duration
+	// RescueInterval is how often expired leases are looked for (default 15s).
+	RescueInterval time.Duration
+	// Backoff gives the delay before retry number attempt (1-based) when a
+	// handler fails (default: 1s doubling to at most 1h, ±25% jitter).
+	Backoff func(attempt int) time.Duration
+	// Retention is how long finished jobs are kept (default 24h).
+	Retention time.Duration
+	// Name identifies this runner in claims (default host-pid-random).
+	Name string
+}
+
+func (c Config) withDefaults() Config {
+	c.Workers = max(c.Workers, 0)
+	if c.Workers == 0 {
+		c.Workers = 10
+	}
+	if c.PollInterval <= 0 {
+		c.PollInterval = time.Second
+	}
+	if c.Timeout <= 0 {
+		c.Timeout = time.Minute
+	}
+	if c.LeaseGrace <= 0 {
+		c.LeaseGrace = 30 * time.Second
+	}
+	if c.RescueInterval <= 0 {
+		c.RescueInterval = 15 * time.Second
+	}
+	if c.Retention <= 0 {
+		c.Retention = 24 * time.Hour
+	}
+	if c.Backoff == nil {
+		c.Backoff = ExponentialBackoff(time.Second, time.Hour)
+	}
+	if c.Name == "" {
+		host, _ := os.Hostname()
+		c.Name = fmt.Sprintf("%s-%d-%04x", host, os.Getpid(), rand.IntN(1<<16))
+	}
+	return c
+}
+
+// ExponentialBackoff returns base·2^(attempt-1), capped, with ±25% jitter so
+// that jobs failing together do not retry together.
+func ExponentialBackoff(base, limit time.Duration) func(int) time.Duration {
+	return func(attempt int) time.Duration {
+		d := base
+		for i := 1; i < attempt && d < limit; i++ {
+			d *= 2
+		}
+		d = min(d, limit)
+		jitter := time.Duration(rand.Int64N(int64(d)/2+1)) - d/4
+		return d + jitter
+	}
+}
+
+// permanentError marks a failure not worth retrying.
+type permanentError struct{ err error }
+
+func (e *permanentError) Error() string { return e.err.Error() }
+func (e *permanentError) Unwrap() error { return e.err }
+
+// Permanent wraps err so the job is discarded without further attempts.
+func Permanent(err error) error { return &permanentError{err} }
+
+// retryAfterError asks for the next attempt at a given delay.
+type retryAfterError struct {
+	after time.Duration
+	err   error
+}
+
+func (e *retryAfterError) Error() string { return e.err.Error() }
+func (e *retryAfterError) Unwrap() error { return e.err }
+
+// RetryAfter wraps err so the next attempt comes after d (e.g. a
+// Retry-After header), instead of the backoff's delay.
+func RetryAfter(d time.Duration, err error) error { return &retryAfterError{d, err} }
+
+type kind struct {
+	handler Handler
+	timeout time.Duration
+}
+
+// Runner claims and runs jobs of the kinds registered with Handle.
+type Runner struct {
+	store  tote.JobQueue
+	clock  tote.Clock
+	log    *slog.Logger
+	cfg    Config
+	kinds  map[string]kind
+	names  []string
+	wake   chan struct{}
+	wg     sync.WaitGroup
+	active chan struct{} // one token per running job
+
+	lastPrune time.Time
+}
+
+// NewRunner returns a runner; register kinds with Handle, then call Run.
+func NewRunner(store tote.JobQueue, clock tote.Clock, log *slog.Logger, cfg Config) *Runner {
+	cfg = cfg.withDefaults()
+	return &Runner{
+		store:  store,
+		clock:  clock,
+		log:    log,
+		cfg:    cfg,
+		kinds:  map[string]kind{},
+		wake:   make(chan struct{}, 1),
+		active: make(chan struct{}, cfg.Workers),
+	}
+}
+
+// Handle registers the handler of a kind; timeout 0 means the default.
+// Call it before Run.
+func (r *Runner) Handle(name string, h Handler, timeout time.Duration) {
+	if timeout <= 0 {
+		timeout = r.cfg.Timeout
+	}
+	if _, ok := r.kinds[name]; !ok {
+		r.names = append(r.names, name)
+	}
+	r.kinds[name] = kind{handler: h, timeout: timeout}
+}
+
+// Notify tells the runner new jobs may be due, so it claims them now rather
+// than at the next poll. It never blocks.
+func (r *Runner) Notify() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run claims and runs jobs until ctx ends, then waits for running jobs to
+// finish (each is bounded by its timeout) and returns.
+func (r *Runner) Run(ctx context.Context) {
+	defer r.wg.Wait()
+	rescue := time.NewTicker(r.cfg.RescueInterval)
+	defer rescue.Stop()
+	poll := time.NewTicker(r.cfg.PollInterval)
+	defer poll.Stop()
+	failures := 0
+	for {
+		full, err := r.claim(ctx)
+		if err != nil && ctx.Err() == nil {
+			failures++
+			r.log.Error("claim jobs", "err", err)
+		} else {
+			failures = 0
+		}
+		if full && err == nil {
+			continue // there may be more due work; go again at once
+		}
+		wait := r.cfg.PollInterval
+		if failures > 0 {
+			wait = min(time.Duration(failures)*time.Second, 30*time.Second) // database trouble: back off
+		}
+		timer := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return
+		case <-r.wake:
+		case <-poll.C:
+		case <-timer.C:
+		case <-rescue.C:
+			r.maintain(ctx)
+		}
+		timer.Stop()
+	}
+}
+
+// maintain rescues jobs whose worker was lost and prunes finished ones.
+func (r *Runner) maintain(ctx context.Context) {
+	now := r.clock.Now()
+	if n, err := r.store.RescueJobs(ctx, now); err != nil {
+		r.log.Error("rescue jobs", "err", err)
+	} else if n > 0 {
+		r.log.Warn("rescued jobs whose worker was lost", "count", n)
+	}
+	if now.Sub(r.lastPrune) >= time.Hour {
+		r.lastPrune = now
+		if _, err := r.store.PruneJobs(ctx, now.Add(-r.cfg.Retention)); err != nil {
+			r.log.Error("prune jobs", "err", err)
+		}
+	}
+}
+
+// claim takes as many due jobs as there are free workers and starts them.
+// It reports whether it filled every free worker (so more may be waiting).
+func (r *Runner) claim(ctx context.Context) (bool, error) {
+	free := cap(r.active) - len(r.active)
+	if free == 0 || len(r.names) == 0 || ctx.Err() != nil {
+		return false, nil
+	}
+	var lease time.Duration
+	for _, k := range r.kinds {
+		lease = max(lease, k.timeout)
+	}
+	jobs, err := r.store.ClaimJobs(ctx, tote.ClaimJobsParams{
+		Worker: r.cfg.Name,
+		Kinds:  r.names,
+		Limit:  free,
+		Now:    r.clock.Now(),
+		Lease:  lease + r.cfg.LeaseGrace,
+	})
+	if err != nil {
+		return false, err
+	}
+	for _, j := range jobs {
+		r.active <- struct{}{}
+		r.wg.Add(1)
+		go r.run(ctx, j)
+	}
+	return len(jobs) == free, nil
+}
+
+func (r *Runner) run(ctx context.Context, j *tote.Job) {
+	defer r.wg.Done()
+	defer func() {
+		<-r.active
+		r.Notify() // a worker is free
+	}()
+	k := r.kinds[j.Kind]
+	// The attempt outlives a shutdown request (it drains), but not its timeout.
+	jctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), k.timeout)
+	err := r.call(jctx, k.handler, j)
+	cancel()
+
+	now := r.clock.Now()
+	o := tote.JobOutcome{ID: j.ID, Attempt: j.Attempt, Now: now, State: tote.JobStateCompleted}
+	var perm *permanentError
+	var after *retryAfterError
+	switch {
+	case err == nil:
+	case errors.As(err, &perm) || j.Attempt >= j.MaxAttempts:
+		o.State, o.Error = tote.JobStateDiscarded, err.Error()
+	case errors.As(err, &after):
+		o.State, o.Error, o.RetryAt = tote.JobStateAvailable, err.Error(), now.Add(after.after)
+	default:
+		o.State, o.Error, o.RetryAt = tote.JobStateAvailable, err.Error(), now.Add(r.cfg.Backoff(j.Attempt))
+	}
+	if err != nil {
+		r.log.Warn("job attempt failed", "job_id", j.ID, "kind", j.Kind, "attempt", j.Attempt,
+			"next", o.State, "err", err)
+	}
+	// Record even while shutting down: the outcome is what drains.
+	ok, rerr := r.store.RecordJobOutcome(context.WithoutCancel(ctx), o)
+	if rerr != nil {
+		r.log.Error("record job outcome", "job_id", j.ID, "err", rerr)
+	} else if !ok {
+		r.log.Warn("job lease was lost before its outcome was recorded", "job_id", j.ID, "attempt", j.Attempt)
+	}
+}
+
+func (r *Runner) call(ctx context.Context, h Handler, j *tote.Job) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("job handler panicked: %v\n%s", p, debug.Stack())
+		}
+	}()
+	return h(ctx, j)
+}

@@ -1,0 +1,189 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/toteorg/tote"
+)
+
+const jobColumns = `id, kind, args::text, state, attempt, max_attempts, run_at, created_at,
+	attempted_at, attempted_by, lease_until, last_error, finalized_at`
+
+// InsertJobs adds jobs in the transaction; they are claimable once it commits.
+func (tx *Tx) InsertJobs(ctx context.Context, jobs []tote.JobParams) ([]int64, error) {
+	ids := make([]int64, 0, len(jobs))
+	for _, j := range jobs {
+		var id int64
+		err := tx.tx.QueryRow(ctx, `
+			INSERT INTO jobs (kind, args, state, max_attempts, run_at, created_at)
+			VALUES ($1, $2, 'available', $3, $4, $4) RETURNING id`,
+			j.Kind, string(j.Args), j.MaxAttempts, j.RunAt).Scan(&id)
+		if err != nil {
+			return nil, interpretError(err, "insert job")
+		}
+		ids = append(ids, id)
+	}
+	tx.insertedJobs = true
+	return ids, nil
+}
+
+// ClaimJobs marks due jobs running. FOR UPDATE SKIP LOCKED lets many
+// workers, in many processes, claim at once without waiting on each other
+// or taking the same row.
+func (s *Store) ClaimJobs(ctx context.Context, p tote.ClaimJobsParams) ([]*tote.Job, error) {
+	kinds := p.Kinds
+	if kinds == nil {
+		kinds = []string{}
+	}
+	rows, err := s.pool.Query(ctx, `
+		WITH due AS (
+			SELECT id FROM jobs
+			WHERE state = 'available' AND run_at <= $1
+				AND (cardinality($2::text[]) = 0 OR kind = ANY($2))
+			ORDER BY run_at, id
+			LIMIT $3
+			FOR UPDATE SKIP LOCKED)
+		UPDATE jobs SET state = 'running', attempt = jobs.attempt + 1, attempted_at = $1,
+			attempted_by = $4, lease_until = $5
+		FROM due WHERE jobs.id = due.id
+		RETURNING `+prefixed("jobs.", jobColumns),
+		p.Now, kinds, p.Limit, p.Worker, p.Now.Add(p.Lease))
+	if err != nil {
+		return nil, interpretError(err, "claim jobs")
+	}
+	return scanJobs(rows)
+}
+
+// RecordJobOutcome ends one attempt, fenced by the attempt number.
+func (s *Store) RecordJobOutcome(ctx context.Context, o tote.JobOutcome) (bool, error) {
+	var err error
+	var n int64
+	if o.State == tote.JobStateAvailable {
+		tag, e := s.pool.Exec(ctx, `
+			UPDATE jobs SET state = 'available', run_at = $1, last_error = $2, lease_until = NULL
+			WHERE id = $3 AND attempt = $4 AND state = 'running'`,
+			o.RetryAt, o.Error, o.ID, o.Attempt)
+		err, n = e, tag.RowsAffected()
+	} else {
+		tag, e := s.pool.Exec(ctx, `
+			UPDATE jobs SET state = $1, last_error = $2, lease_until = NULL, finalized_at = $3
+			WHERE id = $4 AND attempt = $5 AND state = 'running'`,
+			o.State, o.Error, o.Now, o.ID, o.Attempt)
+		err, n = e, tag.RowsAffected()
+	}
+	if err != nil {
+		return false, interpretError(err, fmt.Sprintf("record outcome of job %d", o.ID))
+	}
+	return n == 1, nil
+}
+
+// RescueJobs takes back jobs whose worker's lease ran out.
+func (s *Store) RescueJobs(ctx context.Context, now time.Time) (int64, error) {
+	tag, err := s.pool.Exec(ctx, `
+		UPDATE jobs SET
+			state = CASE WHEN attempt >= max_attempts THEN 'discarded' ELSE 'available' END,
+			finalized_at = CASE WHEN attempt >= max_attempts THEN $1::timestamptz ELSE NULL END,
+			run_at = $1, lease_until = NULL,
+			last_error = 'rescued: lease expired (worker lost)'
+		WHERE state = 'running' AND lease_until < $1`, now)
+	if err != nil {
+		return 0, interpretError(err, "rescue jobs")
+	}
+	return tag.RowsAffected(), nil
+}
+
+// PruneJobs deletes finished jobs.
+func (s *Store) PruneJobs(ctx context.Context, before time.Time) (int64, error) {
+	tag, err := s.pool.Exec(ctx,
+		`DELETE FROM jobs WHERE finalized_at IS NOT NULL AND finalized_at < $1`, before)
+	if err != nil {
+		return 0, interpretError(err, "prune jobs")
+	}
+	return tag.RowsAffected(), nil
+}
+
+// JobStats counts jobs by state and ages the oldest due one.
+func (s *Store) JobStats(ctx context.Context, now time.Time) (tote.JobStats, error) {
+	st := tote.JobStats{Count: map[tote.JobState]int64{}}
+	rows, err := s.pool.Query(ctx, `SELECT state, count(*) FROM jobs GROUP BY state`)
+	if err != nil {
+		return st, interpretError(err, "job stats")
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var state tote.JobState
+		var n int64
+		if err := rows.Scan(&state, &n); err != nil {
+			return st, interpretError(err, "job stats")
+		}
+		st.Count[state] = n
+	}
+	if err := rows.Err(); err != nil {
+		return st, interpretError(err, "job stats")
+	}
+	var oldest *time.Time
+	err = s.pool.QueryRow(ctx,
+		`SELECT min(run_at) FROM jobs WHERE state = 'available' AND run_at <= $1`, now).Scan(&oldest)
+	if err != nil {
+		return st, interpretError(err, "job stats")
+	}
+	if oldest != nil {
+		st.OldestDue = now.Sub(*oldest)
+	}
+	return st, nil
+}
+
+func (r reader) FindJobByID(ctx context.Context, id int64) (*tote.Job, error) {
+	rows, err := r.q.Query(ctx, `SELECT `+jobColumns+` FROM jobs WHERE id = $1`, id)
+	if err != nil {
+		return nil, interpretError(err, "find job")
+	}
+	jobs, err := scanJobs(rows)
+	if err != nil {
+		return nil, err
+	} else if len(jobs) == 0 {
+		return nil, interpretError(pgx.ErrNoRows, fmt.Sprintf("find job %d", id))
+	}
+	return jobs[0], nil
+}
+
+func scanJobs(rows pgx.Rows) ([]*tote.Job, error) {
+	defer rows.Close()
+	var jobs []*tote.Job
+	for rows.Next() {
+		var j tote.Job
+		var args string
+		if err := rows.Scan(&j.ID, &j.Kind, &args, &j.State, &j.Attempt, &j.MaxAttempts, &j.RunAt,
+			&j.CreatedAt, &j.AttemptedAt, &j.AttemptedBy, &j.LeaseUntil, &j.LastError,
+			&j.FinalizedAt); err != nil {
+			return nil, interpretError(err, "scan job")
+		}
+		j.Args = []byte(args)
+		j.RunAt, j.CreatedAt = j.RunAt.UTC(), j.CreatedAt.UTC()
+		j.AttemptedAt, j.LeaseUntil, j.FinalizedAt = utc(j.AttemptedAt), utc(j.LeaseUntil), utc(j.FinalizedAt)
+		jobs = append(jobs, &j)
+	}
+	return jobs, interpretError(rows.Err(), "scan jobs")
+}
+
+// prefixed qualifies each column of a comma-separated list with a table.
+func prefixed(table, columns string) string {
+	var out []byte
+	start := true
+	for i := 0; i < len(columns); i++ {
+		c := columns[i]
+		if start && c != ' ' && c != '\n' && c != '\t' {
+			out = append(out, table...)
+			start = false
+		}
+		if c == ',' {
+			start = true
+		}
+		out = append(out, c)
+	}
+	return string(out)
+}

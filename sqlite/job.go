@@ -1,0 +1,169 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/toteorg/tote"
+)
+
+const jobColumns = `id, kind, args, state, attempt, max_attempts, run_at, created_at,
+	attempted_at, attempted_by, lease_until, last_error, finalized_at`
+
+// InsertJobs adds jobs in the transaction; they are claimable once it commits.
+func (tx *Tx) InsertJobs(ctx context.Context, jobs []tote.JobParams) ([]int64, error) {
+	ids := make([]int64, 0, len(jobs))
+	for _, j := range jobs {
+		var id int64
+		err := tx.tx.QueryRowContext(ctx, `
+			INSERT INTO jobs (kind, args, state, max_attempts, run_at, created_at)
+			VALUES (?, ?, 'available', ?, ?, ?) RETURNING id`,
+			j.Kind, []byte(j.Args), j.MaxAttempts, micros(j.RunAt), micros(j.RunAt)).Scan(&id)
+		if err != nil {
+			return nil, interpretError(err, "insert job")
+		}
+		ids = append(ids, id)
+	}
+	tx.insertedJobs = true
+	return ids, nil
+}
+
+// ClaimJobs marks due jobs running. SQLite has a single writer, so a plain
+// UPDATE … WHERE id IN (SELECT … LIMIT) cannot hand one job to two claimers.
+func (s *Store) ClaimJobs(ctx context.Context, p tote.ClaimJobsParams) ([]*tote.Job, error) {
+	now := micros(p.Now)
+	args := []any{tote.JobStateRunning, now, p.Worker, micros(p.Now.Add(p.Lease)), now}
+	kinds := ""
+	if len(p.Kinds) > 0 {
+		kinds = ` AND kind IN (?` + strings.Repeat(`, ?`, len(p.Kinds)-1) + `)`
+		for _, k := range p.Kinds {
+			args = append(args, k)
+		}
+	}
+	args = append(args, p.Limit)
+	rows, err := s.write.QueryContext(ctx, `
+		UPDATE jobs SET state = ?, attempt = attempt + 1, attempted_at = ?, attempted_by = ?,
+			lease_until = ?
+		WHERE id IN (
+			SELECT id FROM jobs WHERE state = 'available' AND run_at <= ?`+kinds+`
+			ORDER BY run_at, id LIMIT ?)
+		RETURNING `+jobColumns, args...)
+	if err != nil {
+		return nil, interpretError(err, "claim jobs")
+	}
+	return scanJobs(rows)
+}
+
+// RecordJobOutcome ends one attempt, fenced by the attempt number.
+func (s *Store) RecordJobOutcome(ctx context.Context, o tote.JobOutcome) (bool, error) {
+	var res sql.Result
+	var err error
+	if o.State == tote.JobStateAvailable {
+		res, err = s.write.ExecContext(ctx, `
+			UPDATE jobs SET state = 'available', run_at = ?, last_error = ?, lease_until = NULL
+			WHERE id = ? AND attempt = ? AND state = 'running'`,
+			micros(o.RetryAt), o.Error, o.ID, o.Attempt)
+	} else {
+		res, err = s.write.ExecContext(ctx, `
+			UPDATE jobs SET state = ?, last_error = ?, lease_until = NULL, finalized_at = ?
+			WHERE id = ? AND attempt = ? AND state = 'running'`,
+			o.State, o.Error, micros(o.Now), o.ID, o.Attempt)
+	}
+	if err != nil {
+		return false, interpretError(err, fmt.Sprintf("record outcome of job %d", o.ID))
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// RescueJobs takes back jobs whose worker's lease ran out.
+func (s *Store) RescueJobs(ctx context.Context, now time.Time) (int64, error) {
+	res, err := s.write.ExecContext(ctx, `
+		UPDATE jobs SET
+			state = CASE WHEN attempt >= max_attempts THEN 'discarded' ELSE 'available' END,
+			finalized_at = CASE WHEN attempt >= max_attempts THEN ? ELSE NULL END,
+			run_at = ?, lease_until = NULL,
+			last_error = 'rescued: lease expired (worker lost)'
+		WHERE state = 'running' AND lease_until < ?`, micros(now), micros(now), micros(now))
+	if err != nil {
+		return 0, interpretError(err, "rescue jobs")
+	}
+	return res.RowsAffected()
+}
+
+// PruneJobs deletes finished jobs.
+func (s *Store) PruneJobs(ctx context.Context, before time.Time) (int64, error) {
+	res, err := s.write.ExecContext(ctx,
+		`DELETE FROM jobs WHERE finalized_at IS NOT NULL AND finalized_at < ?`, micros(before))
+	if err != nil {
+		return 0, interpretError(err, "prune jobs")
+	}
+	return res.RowsAffected()
+}
+
+// JobStats counts jobs by state and ages the oldest due one.
+func (s *Store) JobStats(ctx context.Context, now time.Time) (tote.JobStats, error) {
+	st := tote.JobStats{Count: map[tote.JobState]int64{}}
+	rows, err := s.read.QueryContext(ctx, `SELECT state, count(*) FROM jobs GROUP BY state`)
+	if err != nil {
+		return st, interpretError(err, "job stats")
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var state tote.JobState
+		var n int64
+		if err := rows.Scan(&state, &n); err != nil {
+			return st, interpretError(err, "job stats")
+		}
+		st.Count[state] = n
+	}
+	if err := rows.Err(); err != nil {
+		return st, interpretError(err, "job stats")
+	}
+	var oldest sql.NullInt64
+	err = s.read.QueryRowContext(ctx,
+		`SELECT min(run_at) FROM jobs WHERE state = 'available' AND run_at <= ?`, micros(now)).Scan(&oldest)
+	if err != nil {
+		return st, interpretError(err, "job stats")
+	}
+	if oldest.Valid {
+		st.OldestDue = now.Sub(fromMicros(oldest.Int64))
+	}
+	return st, nil
+}
+
+func (r reader) FindJobByID(ctx context.Context, id int64) (*tote.Job, error) {
+	rows, err := r.q.QueryContext(ctx, `SELECT `+jobColumns+` FROM jobs WHERE id = ?`, id)
+	if err != nil {
+		return nil, interpretError(err, "find job")
+	}
+	jobs, err := scanJobs(rows)
+	if err != nil {
+		return nil, err
+	} else if len(jobs) == 0 {
+		return nil, interpretError(sql.ErrNoRows, fmt.Sprintf("find job %d", id))
+	}
+	return jobs[0], nil
+}
+
+func scanJobs(rows *sql.Rows) ([]*tote.Job, error) {
+	defer rows.Close()
+	var jobs []*tote.Job
+	for rows.Next() {
+		var j tote.Job
+		var args []byte
+		var runAt, created int64
+		var attemptedAt, lease, finalized sql.NullInt64
+		if err := rows.Scan(&j.ID, &j.Kind, &args, &j.State, &j.Attempt, &j.MaxAttempts, &runAt,
+			&created, &attemptedAt, &j.AttemptedBy, &lease, &j.LastError, &finalized); err != nil {
+			return nil, interpretError(err, "scan job")
+		}
+		j.Args, j.RunAt, j.CreatedAt = args, fromMicros(runAt), fromMicros(created)
+		j.AttemptedAt, j.LeaseUntil, j.FinalizedAt = fromNullMicros(attemptedAt), fromNullMicros(lease), fromNullMicros(finalized)
+		jobs = append(jobs, &j)
+	}
+	return jobs, interpretError(rows.Err(), "scan jobs")
+}

@@ -1,0 +1,212 @@
+// Package sqlite is the embedded store: one SQLite file, reached through the
+// pure-Go modernc.org/sqlite driver, in WAL mode. Writes go through a single
+// connection (SQLite has one writer at a time anyway, and queuing in Go is
+// cheaper than SQLITE_BUSY retries); reads use a pool of read-only
+// connections that never wait for the writer.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	"github.com/pressly/goose/v3"
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+
+	"github.com/toteorg/tote"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Config says where the database lives and how durable a commit is.
+type Config struct {
+	// Path of the database file; its directory is created if missing.
+	Path string
+	// Synchronous is SQLite's synchronous pragma: FULL (the default: an
+	// acknowledged commit survives power loss) or NORMAL (survives a crash
+	// of the process, may lose the last commits on power loss).
+	Synchronous string
+	// Readers is the size of the read pool (default: 2 × CPUs, at least 4).
+	Readers int
+}
+
+// Store is the SQLite implementation of tote.Store.
+type Store struct {
+	reader
+	write *sql.DB
+	read  *sql.DB
+
+	// AfterCommitJobs, when set, is called after a transaction that
+	// inserted jobs has committed, so local workers can start at once.
+	AfterCommitJobs func()
+}
+
+var _ tote.Store = (*Store)(nil)
+
+// Open opens (creating if needed) the database at c.Path and brings its
+// schema up to date.
+func Open(ctx context.Context, c Config) (*Store, error) {
+	if c.Path == "" {
+		return nil, errors.New("sqlite: no database path")
+	}
+	if c.Synchronous == "" {
+		c.Synchronous = "FULL"
+	}
+	if c.Synchronous != "FULL" && c.Synchronous != "NORMAL" {
+		return nil, fmt.Errorf("sqlite: synchronous must be FULL or NORMAL, not %q", c.Synchronous)
+	}
+	if c.Readers <= 0 {
+		c.Readers = max(4, 2*runtime.NumCPU())
+	}
+	if err := os.MkdirAll(filepath.Dir(c.Path), 0o755); err != nil {
+		return nil, fmt.Errorf("sqlite: create data directory: %w", err)
+	}
+	pragmas := url.Values{}
+	pragmas.Add("_pragma", "busy_timeout(10000)")
+	pragmas.Add("_pragma", "journal_mode(WAL)")
+	pragmas.Add("_pragma", "synchronous("+c.Synchronous+")")
+	pragmas.Add("_pragma", "foreign_keys(1)")
+	pragmas.Add("_txlock", "immediate")
+	write, err := sql.Open("sqlite", "file:"+c.Path+"?"+pragmas.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open: %w", err)
+	}
+	write.SetMaxOpenConns(1)
+	write.SetMaxIdleConns(1)
+	write.SetConnMaxLifetime(0)
+	write.SetConnMaxIdleTime(0)
+
+	if err := migrate(ctx, write); err != nil {
+		write.Close()
+		return nil, err
+	}
+
+	rp := url.Values{}
+	rp.Add("_pragma", "busy_timeout(10000)")
+	rp.Add("_pragma", "query_only(1)")
+	read, err := sql.Open("sqlite", "file:"+c.Path+"?"+rp.Encode())
+	if err != nil {
+		write.Close()
+		return nil, fmt.Errorf("sqlite: open readers: %w", err)
+	}
+	read.SetMaxOpenConns(c.Readers)
+	read.SetMaxIdleConns(c.Readers)
+	read.SetConnMaxIdleTime(0)
+	return &Store{reader: reader{q: read}, write: write, read: read}, nil
+}
+
+// Migrate brings the schema of the database at c.Path up to date and
+// closes it again (tote migrate).
+func Migrate(ctx context.Context, c Config) error {
+	s, err := Open(ctx, c)
+	if err != nil {
+		return err
+	}
+	return s.Close()
+}
+
+func migrate(ctx context.Context, db *sql.DB) error {
+	fsys, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return err
+	}
+	p, err := goose.NewProvider(goose.DialectSQLite3, db, fsys)
+	if err != nil {
+		return fmt.Errorf("sqlite: migrations: %w", err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("sqlite: migrate: %w", err)
+	}
+	return nil
+}
+
+// Close closes both pools.
+func (s *Store) Close() error {
+	return errors.Join(s.read.Close(), s.write.Close())
+}
+
+// Ping checks that the database file can be read.
+func (s *Store) Ping(ctx context.Context) error {
+	var one int
+	return s.read.QueryRowContext(ctx, `SELECT 1`).Scan(&one)
+}
+
+// InTx runs fn in one IMMEDIATE transaction on the writer connection.
+func (s *Store) InTx(ctx context.Context, fn func(tote.Tx) error) error {
+	sqlTx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: begin: %w", err)
+	}
+	defer sqlTx.Rollback()
+	tx := &Tx{reader: reader{q: sqlTx}, tx: sqlTx}
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: commit: %w", err)
+	}
+	if tx.insertedJobs && s.AfterCommitJobs != nil {
+		s.AfterCommitJobs()
+	}
+	return nil
+}
+
+// Tx is one write transaction.
+type Tx struct {
+	reader
+	tx           *sql.Tx
+	insertedJobs bool
+}
+
+var _ tote.Tx = (*Tx)(nil)
+
+// querier is what *sql.DB and *sql.Tx have in common.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// reader implements tote.Reader on either pool or a transaction.
+type reader struct{ q querier }
+
+// interpretError turns driver errors into the domain's (nil stays nil).
+func interpretError(err error, what string) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("%s: %w", what, tote.ErrNotFound)
+	}
+	return fmt.Errorf("sqlite: %s: %w", what, err)
+}
+
+func micros(t time.Time) int64 { return t.UTC().UnixMicro() }
+
+func nullMicros(t *time.Time) sql.NullInt64 {
+	if t == nil {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: micros(*t), Valid: true}
+}
+
+func fromMicros(v int64) time.Time { return time.UnixMicro(v).UTC() }
+
+func fromNullMicros(v sql.NullInt64) *time.Time {
+	if !v.Valid {
+		return nil
+	}
+	t := fromMicros(v.Int64)
+	return &t
+}
+
+func nullInt(v int64) sql.NullInt64 { return sql.NullInt64{Int64: v, Valid: v != 0} }

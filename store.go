@@ -1,0 +1,95 @@
+package tote
+
+import (
+	"context"
+	"time"
+)
+
+// Store is the system of record: the embedded SQLite store or PostgreSQL.
+// Both implement it identically, as the storetest conformance suite checks.
+type Store interface {
+	Reader
+	JobQueue
+
+	// InTx runs fn in one read-write transaction and commits if fn returns
+	// nil; otherwise nothing fn wrote is kept. A state change, its audit
+	// rows, its events and its follow-up jobs are written in one InTx.
+	InTx(ctx context.Context, fn func(tx Tx) error) error
+
+	// Ping reports whether the database is reachable.
+	Ping(ctx context.Context) error
+	// Close releases the store's connections.
+	Close() error
+
+	// ReserveIdempotencyKey records k as in flight unless the app already
+	// used k.Key. It returns (nil, true) when k was reserved for the caller,
+	// and (existing, false) when the key is known. A key still in flight
+	// whose LockedAt is before staleBefore, with the same request hash, is
+	// taken over (reserved again) since its handler presumably died.
+	ReserveIdempotencyKey(ctx context.Context, k *IdempotencyKey, staleBefore time.Time) (*IdempotencyKey, bool, error)
+	// CompleteIdempotencyKey stores the response given to a reserved key.
+	CompleteIdempotencyKey(ctx context.Context, appID int64, key string, code int, body []byte) error
+	// ReleaseIdempotencyKey forgets a reserved key (the request failed in a
+	// way the client should retry).
+	ReleaseIdempotencyKey(ctx context.Context, appID int64, key string) error
+	// PruneIdempotencyKeys deletes keys created before the given time.
+	PruneIdempotencyKeys(ctx context.Context, before time.Time) (int64, error)
+}
+
+// Reader holds the lookups, served by a Store outside any transaction and by
+// a Tx inside one. Each returns ErrNotFound when nothing matches.
+type Reader interface {
+	FindAppByID(ctx context.Context, id int64) (*App, error)
+	// FindOrderByID returns the order with its bags.
+	FindOrderByID(ctx context.Context, id int64) (*Order, error)
+	FindBagByID(ctx context.Context, id int64) (*Bag, error)
+	// FindEvents returns the events of one order (and bag, when bagID is not
+	// zero), oldest first.
+	FindEvents(ctx context.Context, orderID, bagID int64) ([]*Event, error)
+	// FindStatusChanges returns the audit trail of one order, oldest first.
+	FindStatusChanges(ctx context.Context, orderID int64) ([]*StatusChange, error)
+	FindJobByID(ctx context.Context, id int64) (*Job, error)
+}
+
+// Tx is one read-write transaction.
+type Tx interface {
+	Reader
+
+	// CreateApp inserts a and sets its ID.
+	CreateApp(ctx context.Context, a *App) error
+	// CreateOrder inserts o and its bags and sets their IDs.
+	CreateOrder(ctx context.Context, o *Order) error
+	// LockBag returns the bag, locked against other writers until the
+	// transaction ends. ErrNotFound if there is no such bag.
+	LockBag(ctx context.Context, id int64) (*Bag, error)
+	// UpdateBag saves b's statuses, version, external id, totals and dates.
+	UpdateBag(ctx context.Context, b *Bag) error
+	// UpdateOrder saves o's status, totals and dates (not its bags).
+	UpdateOrder(ctx context.Context, o *Order) error
+	// InsertStatusChange appends c to the audit trail and sets its ID.
+	InsertStatusChange(ctx context.Context, c *StatusChange) error
+	// InsertEvents appends events. Each event of a bag gets the bag's next
+	// sequence number (stored on the bag as EventSeq).
+	InsertEvents(ctx context.Context, events []*Event) error
+	// InsertJobs adds jobs that become claimable when the transaction
+	// commits, and returns their ids.
+	InsertJobs(ctx context.Context, jobs []JobParams) ([]int64, error)
+}
+
+// JobQueue is the workers' side of durable jobs.
+type JobQueue interface {
+	// ClaimJobs marks up to p.Limit due jobs as running for p.Worker until
+	// p.Now+p.Lease, and returns them. Two claimers never get the same job.
+	ClaimJobs(ctx context.Context, p ClaimJobsParams) ([]*Job, error)
+	// RecordJobOutcome ends the attempt o.Attempt of job o.ID. It reports
+	// false, changing nothing, when that attempt no longer holds the job.
+	RecordJobOutcome(ctx context.Context, o JobOutcome) (bool, error)
+	// RescueJobs returns running jobs whose lease ended before now to the
+	// queue (or discards them when out of attempts), and reports how many.
+	RescueJobs(ctx context.Context, now time.Time) (int64, error)
+	// PruneJobs deletes completed and discarded jobs finalized before the
+	// given time.
+	PruneJobs(ctx context.Context, before time.Time) (int64, error)
+	// JobStats describes the queue.
+	JobStats(ctx context.Context, now time.Time) (JobStats, error)
+}

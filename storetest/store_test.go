@@ -1,0 +1,23 @@
+package storetest_test
+
+import (
+	"os"
+	"testing"
+
+	"github.com/toteorg/tote/storetest"
+)
+
+func TestMain(m *testing.M) {
+	storetest.ReportPostgres()
+	os.Exit(m.Run())
+}
+
+func TestSQLite(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, storetest.SQLite)
+}
+
+func TestPostgres(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, storetest.Postgres)
+}
