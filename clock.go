@@ -11,8 +11,9 @@ type Clock interface {
 // SystemClock is the wall clock, in UTC.
 type SystemClock struct{}
 
-// Now returns the current time in UTC.
-func (SystemClock) Now() time.Time { return time.Now().UTC() }
+// Now returns the current time in UTC, to the microsecond: the precision
+// both stores keep, so a time read back equals the time written.
+func (SystemClock) Now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
 
 // ClockFunc adapts a function to Clock.
 type ClockFunc func() time.Time

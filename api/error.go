@@ -1,0 +1,109 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+
+	"github.com/toteorg/tote"
+)
+
+// codes maps each error code to its HTTP status. It is the only place that
+// knows this mapping.
+var codes = map[string]int{
+	tote.EMALFORMED:    http.StatusBadRequest,
+	tote.EUNAUTHORIZED: http.StatusUnauthorized,
+	tote.EFORBIDDEN:    http.StatusForbidden,
+	tote.ENOTFOUND:     http.StatusNotFound,
+	tote.ECONFLICT:     http.StatusConflict,
+	tote.ETOOLARGE:     http.StatusRequestEntityTooLarge,
+	tote.EINVALID:      http.StatusUnprocessableEntity,
+	tote.EINTERNAL:     http.StatusInternalServerError,
+	tote.EUNAVAILABLE:  http.StatusServiceUnavailable,
+}
+
+// errorBody is the error shape of API.md.
+type errorBody struct {
+	Code    int               `json:"code"`
+	Error   string            `json:"error"`
+	Message string            `json:"message"`
+	Errors  []tote.FieldError `json:"errors,omitempty"`
+}
+
+// Error writes err as the API's JSON error body. Internal errors are logged
+// with their whole chain and shown to the caller only as a generic message.
+func Error(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	code := tote.ErrorCode(err)
+	status, ok := codes[code]
+	if !ok {
+		status = http.StatusInternalServerError
+	}
+	if status >= 500 {
+		log.ErrorContext(r.Context(), "request failed", "err", err)
+	} else {
+		log.InfoContext(r.Context(), "request refused", "code", code, "err", err)
+	}
+	writeJSON(w, status, errorBody{
+		Code:    status,
+		Error:   code,
+		Message: tote.ErrorMessage(err),
+		Errors:  tote.ErrorFields(err),
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+// decode reads a JSON request body into v. Syntax errors are EMALFORMED
+// (400), a body over the limit ETOOLARGE (413), a value of the wrong type
+// EINVALID (422) naming the field.
+func decode(r *http.Request, v any) error {
+	dec := json.NewDecoder(r.Body)
+	dec.UseNumber()
+	err := dec.Decode(v)
+	if err == nil && dec.More() {
+		return &tote.Error{Code: tote.EMALFORMED, Message: "Malformed JSON: unexpected data after the JSON value."}
+	}
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	var tooLarge *http.MaxBytesError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &tooLarge):
+		return &tote.Error{Code: tote.ETOOLARGE, Message: fmt.Sprintf("Request body is larger than %d bytes.", tooLarge.Limit)}
+	case errors.As(err, &syntax):
+		return &tote.Error{Code: tote.EMALFORMED, Message: fmt.Sprintf("Malformed JSON at byte %d: %v.", syntax.Offset, err)}
+	case errors.As(err, &typ):
+		field := typ.Field
+		if field == "" {
+			field = "body"
+		}
+		return tote.Invalid(tote.FieldError{Field: field, Message: "must be " + jsonKind(typ.Type.Kind().String())})
+	case errors.Is(err, io.EOF):
+		return &tote.Error{Code: tote.EMALFORMED, Message: "Request body is empty; a JSON object is required."}
+	default: // unexpected EOF and the like
+		return &tote.Error{Code: tote.EMALFORMED, Message: "Malformed JSON: " + err.Error() + "."}
+	}
+}
+
+func jsonKind(goKind string) string {
+	switch goKind {
+	case "string":
+		return "a string"
+	case "bool":
+		return "a boolean"
+	case "slice", "array":
+		return "an array"
+	case "struct", "map":
+		return "an object"
+	default:
+		return "a number"
+	}
+}

@@ -1,0 +1,120 @@
+// Package api is Tote's HTTP interface: the /v1 routes of spec/API.md, the
+// operator routes, health, metrics and the OpenAPI document. Handlers decode
+// wire structs, call the services, and encode wire structs; the domain types
+// never reach the wire directly.
+package api
+
+import (
+	_ "embed"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/toteorg/tote"
+	"github.com/toteorg/tote/tenant"
+)
+
+// MaxBodyBytes is the largest request body accepted (413 beyond).
+const MaxBodyBytes = 1 << 20
+
+// Server serves the API. Set the exported fields, then call Handler.
+type Server struct {
+	Store    tote.Store
+	Apps     *tenant.Service
+	Clock    tote.Clock
+	Logger   *slog.Logger
+	AdminKey string
+	// Registry receives the HTTP and queue metrics and is served on /metrics.
+	Registry *prometheus.Registry
+
+	metrics *httpMetrics
+}
+
+// route is one documented route; the OpenAPI test holds the list and the
+// document to each other.
+type route struct {
+	method, path string
+	auth         authKind
+	handler      http.HandlerFunc
+}
+
+type authKind int
+
+const (
+	authNone authKind = iota
+	authApp
+	authAdmin
+)
+
+func (s *Server) routes() []route {
+	return []route{
+		{"GET", "/healthz", authNone, s.handleHealthz},
+		{"GET", "/readyz", authNone, s.handleReadyz},
+		{"GET", "/openapi.json", authNone, s.handleOpenAPI},
+		{"POST", "/v1/admin/apps", authAdmin, s.handleCreateApp},
+	}
+}
+
+// Handler returns the server's root handler.
+func (s *Server) Handler() http.Handler {
+	if s.Registry == nil {
+		s.Registry = prometheus.NewRegistry()
+	}
+	s.metrics = newHTTPMetrics(s.Registry)
+	s.Registry.MustRegister(&queueCollector{store: s.Store, clock: s.Clock, log: s.Logger})
+
+	mux := http.NewServeMux()
+	for _, rt := range s.routes() {
+		mux.Handle(rt.method+" "+rt.path, s.protect(rt.auth, rt.handler))
+	}
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{}))
+	// Anything else under /v1 is authenticated first, so an unknown route
+	// answers 401 to a stranger and 404 to an app.
+	mux.Handle("/v1/admin/", s.protect(authAdmin, s.handleNotFound))
+	mux.Handle("/v1/", s.protect(authApp, s.handleNotFound))
+	mux.HandleFunc("/", s.handleNotFound)
+	return s.observe(mux)
+}
+
+// protect wraps a handler in its authentication and, for POSTs, the
+// Idempotency-Key handling (which needs to know whose key it is).
+func (s *Server) protect(a authKind, h http.HandlerFunc) http.Handler {
+	switch a {
+	case authApp:
+		return s.requireApp(s.idempotent(h))
+	case authAdmin:
+		return s.requireAdmin(s.idempotent(h))
+	default:
+		return h
+	}
+}
+
+func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := contextWithTimeout(r, 2*time.Second)
+	defer cancel()
+	if err := s.Store.Ping(ctx); err != nil {
+		s.Logger.WarnContext(ctx, "readiness check failed", "err", err)
+		writeJSON(w, http.StatusServiceUnavailable, errorBody{Code: 503, Error: tote.EUNAVAILABLE, Message: "Database unreachable."})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) handleNotFound(w http.ResponseWriter, r *http.Request) {
+	Error(w, r, s.Logger, tote.Errorf(tote.ENOTFOUND, "No route %s %s.", r.Method, r.URL.Path))
+}
+
+//go:embed openapi.json
+var openAPIDocument []byte
+
+func (s *Server) handleOpenAPI(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(openAPIDocument)
+}

@@ -1,0 +1,163 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"flag"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/toteorg/tote"
+	"github.com/toteorg/tote/api"
+	"github.com/toteorg/tote/job"
+	"github.com/toteorg/tote/tenant"
+)
+
+// serveConfig is everything tote serve is told by flags and environment.
+type serveConfig struct {
+	store        storeFlags
+	addr         string
+	adminKey     string
+	logLevel     string
+	workers      int
+	pollInterval time.Duration
+	drainTimeout time.Duration
+}
+
+func parseServe(args []string, stderr io.Writer) (*serveConfig, error) {
+	fs := flag.NewFlagSet("tote serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	c := &serveConfig{}
+	c.store.register(fs)
+	fs.StringVar(&c.addr, "addr", cmp.Or(os.Getenv("TOTE_ADDR"), "127.0.0.1:8080"), "address to listen on (env TOTE_ADDR)")
+	fs.StringVar(&c.adminKey, "admin-key", os.Getenv("TOTE_ADMIN_KEY"),
+		"bearer key of the operator routes; none closes them (env TOTE_ADMIN_KEY)")
+	fs.StringVar(&c.logLevel, "log-level", cmp.Or(os.Getenv("TOTE_LOG_LEVEL"), "info"), "debug, info, warn or error (env TOTE_LOG_LEVEL)")
+	fs.IntVar(&c.workers, "workers", envInt("TOTE_WORKERS", 10), "jobs run at once by this process (env TOTE_WORKERS)")
+	fs.DurationVar(&c.pollInterval, "job-poll-interval", envDuration("TOTE_JOB_POLL_INTERVAL", time.Second),
+		"how often workers look for jobs made by other processes (env TOTE_JOB_POLL_INTERVAL)")
+	fs.DurationVar(&c.drainTimeout, "drain-timeout", envDuration("TOTE_DRAIN_TIMEOUT", 30*time.Second),
+		"on SIGTERM, how long to wait for in-flight requests and jobs (env TOTE_DRAIN_TIMEOUT)")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func runServe(ctx context.Context, args []string, stderr io.Writer) error {
+	c, err := parseServe(args, stderr)
+	if err != nil {
+		return err
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.logLevel)); err != nil {
+		return err
+	}
+	log := slog.New(api.LogHandler{Handler: slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level})})
+
+	store, onJobs, err := c.store.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	clock := tote.SystemClock{}
+
+	runner := job.NewRunner(store, clock, log, job.Config{Workers: c.workers, PollInterval: c.pollInterval})
+	onJobs(runner.Notify)
+
+	srv := &api.Server{
+		Store:    store,
+		Apps:     &tenant.Service{Store: store, Clock: clock},
+		Clock:    clock,
+		Logger:   log,
+		AdminKey: c.adminKey,
+	}
+	httpServer := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	ln, err := net.Listen("tcp", c.addr)
+	if err != nil {
+		return err
+	}
+	log.Info("tote listening", "addr", ln.Addr().String(), "store", c.store.describe(), "operator_routes", c.adminKey != "")
+
+	// Workers and maintenance stop when ctx ends, after the HTTP server has
+	// drained, so a request's follow-up jobs are still picked up.
+	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	wg.Go(func() { runner.Run(workCtx) })
+	wg.Go(func() { pruneIdempotencyKeys(workCtx, store, clock, log) })
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- httpServer.Serve(ln) }()
+	select {
+	case err := <-serveErr:
+		stopWork()
+		wg.Wait()
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: draining requests and jobs", "timeout", c.drainTimeout.String())
+	drainCtx, cancel := context.WithTimeout(context.Background(), c.drainTimeout)
+	defer cancel()
+	if err := httpServer.Shutdown(drainCtx); err != nil {
+		log.Warn("requests still in flight at the drain timeout", "err", err)
+	}
+	stopWork()
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-drainCtx.Done():
+		log.Warn("jobs still running at the drain timeout; their leases will expire and they will be retried")
+	}
+	if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// pruneIdempotencyKeys forgets Idempotency-Key responses after their 24 h.
+// Every process may run it; deleting is idempotent.
+func pruneIdempotencyKeys(ctx context.Context, store tote.Store, clock tote.Clock, log *slog.Logger) {
+	t := time.NewTicker(10 * time.Minute)
+	defer t.Stop()
+	for {
+		if n, err := store.PruneIdempotencyKeys(ctx, clock.Now().Add(-tote.IdempotencyKeyTTL)); err != nil && ctx.Err() == nil {
+			log.Error("prune idempotency keys", "err", err)
+		} else if n > 0 {
+			log.Info("pruned idempotency keys", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil {
+		return v
+	}
+	return def
+}
+
+func envDuration(name string, def time.Duration) time.Duration {
+	if v, err := time.ParseDuration(os.Getenv(name)); err == nil {
+		return v
+	}
+	return def
+}
