@@ -81,9 +81,11 @@ type JobQueue interface {
 	// ClaimJobs marks up to p.Limit due jobs as running for p.Worker until
 	// p.Now+p.Lease, and returns them. Two claimers never get the same job.
 	ClaimJobs(ctx context.Context, p ClaimJobsParams) ([]*Job, error)
-	// RecordJobOutcome ends the attempt o.Attempt of job o.ID. It reports
-	// false, changing nothing, when that attempt no longer holds the job.
-	RecordJobOutcome(ctx context.Context, o JobOutcome) (bool, error)
+	// RecordJobOutcomes ends attempts, all in one transaction (one commit
+	// for many jobs is what lets workers keep up). For each outcome it
+	// reports whether it was recorded: false, changing nothing, when that
+	// attempt no longer holds its job (it was rescued meanwhile).
+	RecordJobOutcomes(ctx context.Context, outcomes []JobOutcome) ([]bool, error)
 	// RescueJobs returns running jobs whose lease ended before now to the
 	// queue (or discards them when out of attempts), and reports how many.
 	RescueJobs(ctx context.Context, now time.Time) (int64, error)

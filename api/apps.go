@@ -1,10 +1,8 @@
 package api
 
 import (
-	"encoding/json"
 	"math"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/toteorg/tote"
@@ -12,8 +10,8 @@ import (
 )
 
 type createAppRequest struct {
-	Name           string      `json:"name"`
-	CommissionRate json.Number `json:"commission_rate"`
+	Name           string  `json:"name"`
+	CommissionRate float64 `json:"commission_rate"`
 }
 
 // AppResponse is an app on the wire. Secret is set only when the app is
@@ -57,14 +55,10 @@ func (s *Server) handleCreateApp(w http.ResponseWriter, r *http.Request) {
 }
 
 // ParsePercent reads a percentage with at most two decimals (12.5 = 12.5%)
-// as basis points (1250). Empty is zero.
-func ParsePercent(n json.Number, field string) (int64, error) {
-	if n == "" {
-		return 0, nil
-	}
-	f, err := strconv.ParseFloat(n.String(), 64)
+// as basis points (1250).
+func ParsePercent(f float64, field string) (int64, error) {
 	bp := math.Round(f * 100)
-	if err != nil || f < 0 || f > 100 || math.Abs(f*100-bp) > 1e-6 {
+	if f < 0 || f > 100 || math.Abs(f*100-bp) > 1e-6 {
 		return 0, tote.Invalid(tote.FieldError{Field: field, Message: "must be a percentage between 0 and 100 with at most two decimals"})
 	}
 	return int64(bp), nil

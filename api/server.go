@@ -118,3 +118,13 @@ func (s *Server) handleOpenAPI(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Write(openAPIDocument)
 }
+
+// Routes lists the documented routes as "METHOD /path", for the test that
+// holds them and the OpenAPI document to each other.
+func (s *Server) Routes() []string {
+	var out []string
+	for _, rt := range s.routes() {
+		out = append(out, rt.method+" "+rt.path)
+	}
+	return append(out, "GET /metrics")
+}

@@ -123,15 +123,16 @@ type kind struct {
 
 // Runner claims and runs jobs of the kinds registered with Handle.
 type Runner struct {
-	store  tote.JobQueue
-	clock  tote.Clock
-	log    *slog.Logger
-	cfg    Config
-	kinds  map[string]kind
-	names  []string
-	wake   chan struct{}
-	wg     sync.WaitGroup
-	active chan struct{} // one token per running job
+	store    tote.JobQueue
+	clock    tote.Clock
+	log      *slog.Logger
+	cfg      Config
+	kinds    map[string]kind
+	names    []string
+	wake     chan struct{}
+	wg       sync.WaitGroup
+	active   chan struct{} // one token per running job
+	outcomes chan tote.JobOutcome
 
 	lastPrune time.Time
 }
@@ -174,7 +175,14 @@ func (r *Runner) Notify() {
 // Run claims and runs jobs until ctx ends, then waits for running jobs to
 // finish (each is bounded by its timeout) and returns.
 func (r *Runner) Run(ctx context.Context) {
-	defer r.wg.Wait()
+	r.outcomes = make(chan tote.JobOutcome, r.cfg.Workers)
+	completed := make(chan struct{})
+	go func() { r.complete(); close(completed) }()
+	defer func() {
+		r.wg.Wait()
+		close(r.outcomes)
+		<-completed
+	}()
 	rescue := time.NewTicker(r.cfg.RescueInterval)
 	defer rescue.Stop()
 	poll := time.NewTicker(r.cfg.PollInterval)
@@ -284,14 +292,44 @@ func (r *Runner) run(ctx context.Context, j *tote.Job) {
 		r.log.Warn("job attempt failed", "job_id", j.ID, "kind", j.Kind, "attempt", j.Attempt,
 			"next", o.State, "err", err)
 	}
-	// Record even while shutting down: the outcome is what drains.
-	ok, rerr := r.store.RecordJobOutcome(context.WithoutCancel(ctx), o)
-	if rerr != nil {
-		r.log.Error("record job outcome", "job_id", j.ID, "err", rerr)
-	} else if !ok {
-		r.log.Warn("job lease was lost before its outcome was recorded", "job_id", j.ID, "attempt", j.Attempt)
+	r.outcomes <- o
+}
+
+// complete records outcomes as they come, batching those that arrive while
+// a write is in flight into one transaction, until outcomes is closed.
+func (r *Runner) complete() {
+	ctx := context.Background() // outcomes are recorded even while shutting down
+	batch := make([]tote.JobOutcome, 0, maxOutcomeBatch)
+	for o := range r.outcomes {
+		batch = append(batch[:0], o)
+	more:
+		for len(batch) < maxOutcomeBatch {
+			select {
+			case o, ok := <-r.outcomes:
+				if !ok {
+					break more
+				}
+				batch = append(batch, o)
+			default:
+				break more
+			}
+		}
+		recorded, err := r.store.RecordJobOutcomes(ctx, batch)
+		if err != nil {
+			// The jobs stay running until their leases end; the rescuer
+			// then retries them.
+			r.log.Error("record job outcomes", "jobs", len(batch), "err", err)
+			continue
+		}
+		for i, ok := range recorded {
+			if !ok {
+				r.log.Warn("job lease was lost before its outcome was recorded", "job_id", batch[i].ID, "attempt", batch[i].Attempt)
+			}
+		}
 	}
 }
+
+const maxOutcomeBatch = 100
 
 func (r *Runner) call(ctx context.Context, h Handler, j *tote.Job) (err error) {
 	defer func() {

@@ -58,27 +58,40 @@ func (s *Store) ClaimJobs(ctx context.Context, p tote.ClaimJobsParams) ([]*tote.
 	return scanJobs(rows)
 }
 
-// RecordJobOutcome ends one attempt, fenced by the attempt number.
-func (s *Store) RecordJobOutcome(ctx context.Context, o tote.JobOutcome) (bool, error) {
-	var err error
-	var n int64
-	if o.State == tote.JobStateAvailable {
-		tag, e := s.pool.Exec(ctx, `
-			UPDATE jobs SET state = 'available', run_at = $1, last_error = $2, lease_until = NULL
-			WHERE id = $3 AND attempt = $4 AND state = 'running'`,
-			o.RetryAt, o.Error, o.ID, o.Attempt)
-		err, n = e, tag.RowsAffected()
-	} else {
-		tag, e := s.pool.Exec(ctx, `
-			UPDATE jobs SET state = $1, last_error = $2, lease_until = NULL, finalized_at = $3
-			WHERE id = $4 AND attempt = $5 AND state = 'running'`,
-			o.State, o.Error, o.Now, o.ID, o.Attempt)
-		err, n = e, tag.RowsAffected()
+// RecordJobOutcomes ends attempts in one transaction, each fenced by its
+// attempt number; the updates go to the server as one batch.
+func (s *Store) RecordJobOutcomes(ctx context.Context, outcomes []tote.JobOutcome) ([]bool, error) {
+	batch := &pgx.Batch{}
+	for _, o := range outcomes {
+		if o.State == tote.JobStateAvailable {
+			batch.Queue(`
+				UPDATE jobs SET state = 'available', run_at = $1, last_error = $2, lease_until = NULL
+				WHERE id = $3 AND attempt = $4 AND state = 'running'`,
+				o.RetryAt, o.Error, o.ID, o.Attempt)
+		} else {
+			batch.Queue(`
+				UPDATE jobs SET state = $1, last_error = $2, lease_until = NULL, finalized_at = $3
+				WHERE id = $4 AND attempt = $5 AND state = 'running'`,
+				o.State, o.Error, o.Now, o.ID, o.Attempt)
+		}
 	}
+	recorded := make([]bool, len(outcomes))
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		br := tx.SendBatch(ctx, batch)
+		defer br.Close()
+		for i := range outcomes {
+			tag, err := br.Exec()
+			if err != nil {
+				return err
+			}
+			recorded[i] = tag.RowsAffected() == 1
+		}
+		return br.Close()
+	})
 	if err != nil {
-		return false, interpretError(err, fmt.Sprintf("record outcome of job %d", o.ID))
+		return nil, interpretError(err, "record job outcomes")
 	}
-	return n == 1, nil
+	return recorded, nil
 }
 
 // RescueJobs takes back jobs whose worker's lease ran out.

@@ -57,26 +57,35 @@ func (s *Store) ClaimJobs(ctx context.Context, p tote.ClaimJobsParams) ([]*tote.
 	return scanJobs(rows)
 }
 
-// RecordJobOutcome ends one attempt, fenced by the attempt number.
-func (s *Store) RecordJobOutcome(ctx context.Context, o tote.JobOutcome) (bool, error) {
-	var res sql.Result
-	var err error
-	if o.State == tote.JobStateAvailable {
-		res, err = s.write.ExecContext(ctx, `
-			UPDATE jobs SET state = 'available', run_at = ?, last_error = ?, lease_until = NULL
-			WHERE id = ? AND attempt = ? AND state = 'running'`,
-			micros(o.RetryAt), o.Error, o.ID, o.Attempt)
-	} else {
-		res, err = s.write.ExecContext(ctx, `
-			UPDATE jobs SET state = ?, last_error = ?, lease_until = NULL, finalized_at = ?
-			WHERE id = ? AND attempt = ? AND state = 'running'`,
-			o.State, o.Error, micros(o.Now), o.ID, o.Attempt)
-	}
+// RecordJobOutcomes ends attempts in one transaction, each fenced by its
+// attempt number.
+func (s *Store) RecordJobOutcomes(ctx context.Context, outcomes []tote.JobOutcome) ([]bool, error) {
+	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
-		return false, interpretError(err, fmt.Sprintf("record outcome of job %d", o.ID))
+		return nil, interpretError(err, "begin")
 	}
-	n, err := res.RowsAffected()
-	return n == 1, err
+	defer tx.Rollback()
+	recorded := make([]bool, len(outcomes))
+	for i, o := range outcomes {
+		var res sql.Result
+		if o.State == tote.JobStateAvailable {
+			res, err = tx.ExecContext(ctx, `
+				UPDATE jobs SET state = 'available', run_at = ?, last_error = ?, lease_until = NULL
+				WHERE id = ? AND attempt = ? AND state = 'running'`,
+				micros(o.RetryAt), o.Error, o.ID, o.Attempt)
+		} else {
+			res, err = tx.ExecContext(ctx, `
+				UPDATE jobs SET state = ?, last_error = ?, lease_until = NULL, finalized_at = ?
+				WHERE id = ? AND attempt = ? AND state = 'running'`,
+				o.State, o.Error, micros(o.Now), o.ID, o.Attempt)
+		}
+		if err != nil {
+			return nil, interpretError(err, fmt.Sprintf("record outcome of job %d", o.ID))
+		}
+		n, _ := res.RowsAffected()
+		recorded[i] = n == 1
+	}
+	return recorded, interpretError(tx.Commit(), "commit job outcomes")
 }
 
 // RescueJobs takes back jobs whose worker's lease ran out.

@@ -63,16 +63,14 @@ func testJobs(t *testing.T, open Opener) {
 	}
 
 	// Outcomes: complete, retry later, discard.
-	ok, err := s.RecordJobOutcome(ctx, tote.JobOutcome{ID: got[0].ID, Attempt: 1, Now: T0, State: tote.JobStateCompleted})
-	noErr(t, err, "complete")
-	if !ok {
-		t.Fatal("completion of the current attempt was refused")
-	}
 	retryAt := T0.Add(10 * time.Second)
-	_, err = s.RecordJobOutcome(ctx, tote.JobOutcome{ID: got[1].ID, Attempt: 1, Now: T0, State: tote.JobStateAvailable, RetryAt: retryAt, Error: "503"})
-	noErr(t, err, "retry")
-	_, err = s.RecordJobOutcome(ctx, tote.JobOutcome{ID: rest[0].ID, Attempt: 1, Now: T0, State: tote.JobStateDiscarded, Error: "400"})
-	noErr(t, err, "discard")
+	ok, err := s.RecordJobOutcomes(ctx, []tote.JobOutcome{
+		{ID: got[0].ID, Attempt: 1, Now: T0, State: tote.JobStateCompleted},
+		{ID: got[1].ID, Attempt: 1, Now: T0, State: tote.JobStateAvailable, RetryAt: retryAt, Error: "503"},
+		{ID: rest[0].ID, Attempt: 1, Now: T0, State: tote.JobStateDiscarded, Error: "400"},
+	})
+	noErr(t, err, "record outcomes")
+	equal(t, "outcomes recorded", ok, []bool{true, true, true})
 
 	if n := len(claim(t, s, "w2", 10, T0.Add(9*time.Second), "send")); n != 0 {
 		t.Fatalf("claimed %d jobs before the retry was due", n)
@@ -115,11 +113,13 @@ func testJobFencingAndRescue(t *testing.T, open Opener) {
 	if len(second) != 2 || second[0].Attempt != 2 {
 		t.Fatalf("reclaim = %+v", second)
 	}
-	ok, err := s.RecordJobOutcome(ctx, tote.JobOutcome{ID: first[0].ID, Attempt: 1, Now: T0, State: tote.JobStateCompleted})
+	ok, err := s.RecordJobOutcomes(ctx, []tote.JobOutcome{
+		{ID: first[0].ID, Attempt: 1, Now: T0, State: tote.JobStateCompleted},
+		{ID: second[1].ID, Attempt: 2, Now: T0, State: tote.JobStateAvailable, RetryAt: T0},
+	})
 	noErr(t, err, "late outcome")
-	if ok {
-		t.Fatal("the lost worker's outcome was recorded over the live attempt")
-	}
+	equal(t, "recorded (lost worker's outcome, live worker's outcome)", ok, []bool{false, true})
+	second = append(second[:1], claim(t, s, "live-worker", 1, T0.Add(62*time.Second))...)
 	// Out of attempts: the next rescue discards instead of requeueing.
 	n, err = s.RescueJobs(ctx, T0.Add(3*time.Minute))
 	noErr(t, err, "rescue")

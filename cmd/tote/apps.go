@@ -23,11 +23,11 @@ func runApps(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	var sf storeFlags
 	sf.register(fs)
 	name := fs.String("name", "", "the app's name (required)")
-	rate := fs.String("commission-rate", "", "percentage of each bag's total the channel keeps, e.g. 10")
+	rate := fs.Float64("commission-rate", 0, "percentage of each bag's total the channel keeps, e.g. 10")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
-	bp, err := api.ParsePercent(json.Number(*rate), "commission-rate")
+	bp, err := api.ParsePercent(*rate, "commission-rate")
 	if err != nil {
 		return cliError(err)
 	}
