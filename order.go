@@ -44,6 +44,10 @@ type Bag struct {
 	TaxTotal      int64
 	DiscountTotal int64
 	Total         int64
+	// Captured is what was captured for the bag; Refunded what was refunded
+	// of that. 0 ≤ Refunded ≤ Captured ≤ Total.
+	Captured int64
+	Refunded int64
 	// EventSeq is the sequence number of the bag's latest event.
 	EventSeq             int64
 	DateCreated          time.Time

@@ -59,9 +59,11 @@ type Tx interface {
 	CreateApp(ctx context.Context, a *App) error
 	// CreateOrder inserts o and its bags and sets their IDs.
 	CreateOrder(ctx context.Context, o *Order) error
-	// LockBag returns the bag, locked against other writers until the
-	// transaction ends. ErrNotFound if there is no such bag.
-	LockBag(ctx context.Context, id int64) (*Bag, error)
+	// LockOrder returns the order with its bags, locked against other
+	// writers until the transaction ends: every change to an order or its
+	// bags locks the order first, so changes to one order are serialized.
+	// ErrNotFound if there is no such order.
+	LockOrder(ctx context.Context, id int64) (*Order, error)
 	// UpdateBag saves b's statuses, version, external id, totals and dates.
 	UpdateBag(ctx context.Context, b *Bag) error
 	// UpdateOrder saves o's status, totals and dates (not its bags).

@@ -47,13 +47,13 @@ func (tx *Tx) CreateOrder(ctx context.Context, o *tote.Order) error {
 		err := tx.tx.QueryRow(ctx, `
 			INSERT INTO bags (order_id, app_id, merchant_id, status, financial_status,
 				fulfillment_status, version, external_id, currency, sub_total, shipping_total,
-				tax_total, discount_total, total, event_seq, date_created, date_submitted,
-				date_last_modified, date_last_consolidated)
+				tax_total, discount_total, total, captured, refunded, event_seq, date_created,
+				date_submitted, date_last_modified, date_last_consolidated)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-				$18, $19) RETURNING id`,
+				$18, $19, $20, $21) RETURNING id`,
 			b.OrderID, b.AppID, b.MerchantID, b.Status, b.FinancialStatus, b.FulfillmentStatus,
 			b.Version, b.ExternalID, b.Currency, b.SubTotal, b.ShippingTotal, b.TaxTotal,
-			b.DiscountTotal, b.Total, b.EventSeq, b.DateCreated, b.DateSubmitted,
+			b.DiscountTotal, b.Total, b.Captured, b.Refunded, b.EventSeq, b.DateCreated, b.DateSubmitted,
 			b.DateLastModified, b.DateLastConsolidated).Scan(&b.ID)
 		if err != nil {
 			return interpretError(err, "create bag")
@@ -82,11 +82,11 @@ func (tx *Tx) UpdateBag(ctx context.Context, b *tote.Bag) error {
 	tag, err := tx.tx.Exec(ctx, `
 		UPDATE bags SET status = $1, financial_status = $2, fulfillment_status = $3,
 			version = $4, external_id = $5, sub_total = $6, shipping_total = $7, tax_total = $8,
-			discount_total = $9, total = $10, date_submitted = $11, date_last_modified = $12,
-			date_last_consolidated = $13
-		WHERE id = $14`,
+			discount_total = $9, total = $10, captured = $11, refunded = $12, date_submitted = $13,
+			date_last_modified = $14, date_last_consolidated = $15
+		WHERE id = $16`,
 		b.Status, b.FinancialStatus, b.FulfillmentStatus, b.Version, b.ExternalID, b.SubTotal,
-		b.ShippingTotal, b.TaxTotal, b.DiscountTotal, b.Total, b.DateSubmitted,
+		b.ShippingTotal, b.TaxTotal, b.DiscountTotal, b.Total, b.Captured, b.Refunded, b.DateSubmitted,
 		b.DateLastModified, b.DateLastConsolidated, b.ID)
 	if err == nil && tag.RowsAffected() == 0 {
 		err = pgx.ErrNoRows
@@ -117,7 +117,7 @@ func (r reader) FindOrderByID(ctx context.Context, id int64) (*tote.Order, error
 
 const bagColumns = `id, order_id, app_id, merchant_id, status, financial_status, fulfillment_status,
 	version, external_id, currency, sub_total, shipping_total, tax_total, discount_total, total,
-	event_seq, date_created, date_submitted, date_last_modified, date_last_consolidated`
+	captured, refunded, event_seq, date_created, date_submitted, date_last_modified, date_last_consolidated`
 
 func (r reader) FindBagByID(ctx context.Context, id int64) (*tote.Bag, error) {
 	bags, err := r.findBags(ctx, `WHERE id = $1`, id)
@@ -129,16 +129,13 @@ func (r reader) FindBagByID(ctx context.Context, id int64) (*tote.Bag, error) {
 	return bags[0], nil
 }
 
-// LockBag reads the bag with FOR UPDATE: another writer of the same bag
-// waits until this transaction ends, then sees its result.
-func (tx *Tx) LockBag(ctx context.Context, id int64) (*tote.Bag, error) {
-	bags, err := tx.findBags(ctx, `WHERE id = $1 FOR UPDATE`, id)
-	if err != nil {
-		return nil, err
-	} else if len(bags) == 0 {
-		return nil, interpretError(pgx.ErrNoRows, fmt.Sprintf("lock bag %d", id))
+// LockOrder reads the order with FOR UPDATE: another writer of the same
+// order waits until this transaction ends, then sees its result.
+func (tx *Tx) LockOrder(ctx context.Context, id int64) (*tote.Order, error) {
+	if _, err := tx.tx.Exec(ctx, `SELECT 1 FROM orders WHERE id = $1 FOR UPDATE`, id); err != nil {
+		return nil, interpretError(err, fmt.Sprintf("lock order %d", id))
 	}
-	return bags[0], nil
+	return tx.FindOrderByID(ctx, id)
 }
 
 func (r reader) findBags(ctx context.Context, where string, args ...any) ([]*tote.Bag, error) {
@@ -152,7 +149,8 @@ func (r reader) findBags(ctx context.Context, where string, args ...any) ([]*tot
 		var b tote.Bag
 		if err := rows.Scan(&b.ID, &b.OrderID, &b.AppID, &b.MerchantID, &b.Status,
 			&b.FinancialStatus, &b.FulfillmentStatus, &b.Version, &b.ExternalID, &b.Currency,
-			&b.SubTotal, &b.ShippingTotal, &b.TaxTotal, &b.DiscountTotal, &b.Total, &b.EventSeq,
+			&b.SubTotal, &b.ShippingTotal, &b.TaxTotal, &b.DiscountTotal, &b.Total, &b.Captured,
+			&b.Refunded, &b.EventSeq,
 			&b.DateCreated, &b.DateSubmitted, &b.DateLastModified, &b.DateLastConsolidated); err != nil {
 			return nil, interpretError(err, "scan bag")
 		}

@@ -97,7 +97,7 @@ func (s *Store) Close() error {
 func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
 
 // InTx runs fn in one READ COMMITTED transaction; rows a command changes are
-// locked with SELECT … FOR UPDATE (LockBag) before they are read.
+// locked with SELECT … FOR UPDATE (LockOrder) before they are read.
 func (s *Store) InTx(ctx context.Context, fn func(tote.Tx) error) error {
 	pgTx, err := s.pool.Begin(ctx)
 	if err != nil {

@@ -50,12 +50,12 @@ func (tx *Tx) CreateOrder(ctx context.Context, o *tote.Order) error {
 		err := tx.tx.QueryRowContext(ctx, `
 			INSERT INTO bags (order_id, app_id, merchant_id, status, financial_status,
 				fulfillment_status, version, external_id, currency, sub_total, shipping_total,
-				tax_total, discount_total, total, event_seq, date_created, date_submitted,
-				date_last_modified, date_last_consolidated)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+				tax_total, discount_total, total, captured, refunded, event_seq, date_created,
+				date_submitted, date_last_modified, date_last_consolidated)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 			b.OrderID, b.AppID, b.MerchantID, b.Status, b.FinancialStatus, b.FulfillmentStatus,
 			b.Version, b.ExternalID, b.Currency, b.SubTotal, b.ShippingTotal, b.TaxTotal,
-			b.DiscountTotal, b.Total, b.EventSeq, micros(b.DateCreated), nullMicros(b.DateSubmitted),
+			b.DiscountTotal, b.Total, b.Captured, b.Refunded, b.EventSeq, micros(b.DateCreated), nullMicros(b.DateSubmitted),
 			micros(b.DateLastModified), nullMicros(b.DateLastConsolidated)).Scan(&b.ID)
 		if err != nil {
 			return interpretError(err, "create bag")
@@ -81,11 +81,11 @@ func (tx *Tx) UpdateBag(ctx context.Context, b *tote.Bag) error {
 	res, err := tx.tx.ExecContext(ctx, `
 		UPDATE bags SET status = ?, financial_status = ?, fulfillment_status = ?, version = ?,
 			external_id = ?, sub_total = ?, shipping_total = ?, tax_total = ?,
-			discount_total = ?, total = ?, date_submitted = ?, date_last_modified = ?,
-			date_last_consolidated = ?
+			discount_total = ?, total = ?, captured = ?, refunded = ?, date_submitted = ?,
+			date_last_modified = ?, date_last_consolidated = ?
 		WHERE id = ?`,
 		b.Status, b.FinancialStatus, b.FulfillmentStatus, b.Version, b.ExternalID, b.SubTotal,
-		b.ShippingTotal, b.TaxTotal, b.DiscountTotal, b.Total, nullMicros(b.DateSubmitted),
+		b.ShippingTotal, b.TaxTotal, b.DiscountTotal, b.Total, b.Captured, b.Refunded, nullMicros(b.DateSubmitted),
 		micros(b.DateLastModified), nullMicros(b.DateLastConsolidated), b.ID)
 	return checkUpdated(res, err, fmt.Sprintf("update bag %d", b.ID))
 }
@@ -126,7 +126,7 @@ func (r reader) FindOrderByID(ctx context.Context, id int64) (*tote.Order, error
 
 const bagColumns = `id, order_id, app_id, merchant_id, status, financial_status, fulfillment_status,
 	version, external_id, currency, sub_total, shipping_total, tax_total, discount_total, total,
-	event_seq, date_created, date_submitted, date_last_modified, date_last_consolidated`
+	captured, refunded, event_seq, date_created, date_submitted, date_last_modified, date_last_consolidated`
 
 func (r reader) FindBagByID(ctx context.Context, id int64) (*tote.Bag, error) {
 	bags, err := r.findBags(ctx, `WHERE id = ?`, id)
@@ -138,10 +138,10 @@ func (r reader) FindBagByID(ctx context.Context, id int64) (*tote.Bag, error) {
 	return bags[0], nil
 }
 
-// LockBag returns the bag. The transaction already holds SQLite's write
-// lock (BEGIN IMMEDIATE), so no other writer can change it meanwhile.
-func (tx *Tx) LockBag(ctx context.Context, id int64) (*tote.Bag, error) {
-	return tx.FindBagByID(ctx, id)
+// LockOrder returns the order. The transaction already holds SQLite's
+// write lock (BEGIN IMMEDIATE), so no other writer can change it meanwhile.
+func (tx *Tx) LockOrder(ctx context.Context, id int64) (*tote.Order, error) {
+	return tx.FindOrderByID(ctx, id)
 }
 
 func (r reader) findBags(ctx context.Context, where string, args ...any) ([]*tote.Bag, error) {
@@ -157,7 +157,8 @@ func (r reader) findBags(ctx context.Context, where string, args ...any) ([]*tot
 		var submitted, consolidated sql.NullInt64
 		if err := rows.Scan(&b.ID, &b.OrderID, &b.AppID, &b.MerchantID, &b.Status,
 			&b.FinancialStatus, &b.FulfillmentStatus, &b.Version, &b.ExternalID, &b.Currency,
-			&b.SubTotal, &b.ShippingTotal, &b.TaxTotal, &b.DiscountTotal, &b.Total, &b.EventSeq,
+			&b.SubTotal, &b.ShippingTotal, &b.TaxTotal, &b.DiscountTotal, &b.Total, &b.Captured,
+			&b.Refunded, &b.EventSeq,
 			&created, &submitted, &modified, &consolidated); err != nil {
 			return nil, interpretError(err, "scan bag")
 		}

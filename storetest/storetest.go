@@ -104,11 +104,13 @@ func testOrder(t *testing.T, open Opener) {
 	// Update a bag and the order in one transaction, nullable dates included.
 	later := T0.Add(90 * time.Second)
 	err = s.InTx(ctx, func(tx tote.Tx) error {
-		b, err := tx.LockBag(ctx, o.Bags[1].ID)
+		locked, err := tx.LockOrder(ctx, o.ID)
 		if err != nil {
 			return err
 		}
+		b := locked.Bags[1]
 		b.Status, b.Version, b.ExternalID = tote.BagStatusSubmitted, b.Version+1, "ext-1"
+		b.Captured, b.Refunded = 2000, 500
 		b.DateSubmitted, b.DateLastModified, b.DateLastConsolidated = &later, later, &later
 		if err := tx.UpdateBag(ctx, b); err != nil {
 			return err
@@ -145,10 +147,11 @@ func testRollback(t *testing.T, open Opener) {
 	o := Order(t, s, a.ID, 1)
 	boom := errors.New("boom")
 	err := s.InTx(ctx, func(tx tote.Tx) error {
-		b, err := tx.LockBag(ctx, o.Bags[0].ID)
+		locked, err := tx.LockOrder(ctx, o.ID)
 		if err != nil {
 			return err
 		}
+		b := locked.Bags[0]
 		b.Status, b.Version = tote.BagStatusSubmitted, b.Version+1
 		if err := tx.UpdateBag(ctx, b); err != nil {
 			return err
@@ -229,8 +232,8 @@ func testEvents(t *testing.T, open Opener) {
 	}
 }
 
-// testConcurrentBagWriters: writers that lock, read and update one bag at
-// the same time never lose an update.
+// testConcurrentBagWriters: writers that lock the order, then read and
+// update one of its bags at the same time never lose an update.
 func testConcurrentBagWriters(t *testing.T, open Opener) {
 	ctx := context.Background()
 	s := open(t)
@@ -244,10 +247,11 @@ func testConcurrentBagWriters(t *testing.T, open Opener) {
 		go func() {
 			defer wg.Done()
 			errs <- s.InTx(ctx, func(tx tote.Tx) error {
-				b, err := tx.LockBag(ctx, o.Bags[0].ID)
+				locked, err := tx.LockOrder(ctx, o.ID)
 				if err != nil {
 					return err
 				}
+				b := locked.Bags[0]
 				b.Version++
 				b.DateLastModified = T0.Add(time.Duration(i) * time.Second)
 				if err := tx.UpdateBag(ctx, b); err != nil {

@@ -42,6 +42,8 @@ CREATE TABLE bags (
     tax_total              BIGINT NOT NULL DEFAULT 0,
     discount_total         BIGINT NOT NULL DEFAULT 0,
     total                  BIGINT NOT NULL DEFAULT 0,
+    captured               BIGINT NOT NULL DEFAULT 0,
+    refunded               BIGINT NOT NULL DEFAULT 0,
     event_seq              BIGINT NOT NULL DEFAULT 0,
     date_created           TIMESTAMPTZ NOT NULL,
     date_submitted         TIMESTAMPTZ,

@@ -42,6 +42,8 @@ CREATE TABLE bags (
     tax_total              INTEGER NOT NULL DEFAULT 0,
     discount_total         INTEGER NOT NULL DEFAULT 0,
     total                  INTEGER NOT NULL DEFAULT 0,
+    captured               INTEGER NOT NULL DEFAULT 0,
+    refunded               INTEGER NOT NULL DEFAULT 0,
     event_seq              INTEGER NOT NULL DEFAULT 0,
     date_created           INTEGER NOT NULL,
     date_submitted         INTEGER,

@@ -1,0 +1,202 @@
+// Package lifecycle runs the commands that change orders and bags. Each
+// command loads the order (locked), applies one pure operation of
+// tote.OrderState, and writes in ONE transaction everything that follows
+// from it: the new statuses and versions, an audit row per status change,
+// the events the transition tables imply (numbered per bag), and the
+// follow-up jobs the caller asks for. Either all of it commits or none of it
+// does. Network calls (platforms, payments, webhooks) never happen inside;
+// their outcomes arrive as further commands.
+package lifecycle
+
+import (
+	"context"
+	"errors"
+
+	"github.com/google/uuid"
+
+	"github.com/toteorg/tote"
+)
+
+// Service runs lifecycle commands against a store.
+type Service struct {
+	Store tote.Store
+	Clock tote.Clock
+	// NewEventID makes event ids (default: "evt_" and a UUIDv7, so ids sort
+	// by creation time).
+	NewEventID func() string
+}
+
+// Command is one change to one order.
+type Command struct {
+	// AppID, when not zero, is the app asking: another app's order is
+	// ENOTFOUND, as if it did not exist.
+	AppID   int64
+	OrderID int64
+	// BagID is the bag the command concerns; zero for an order-level one.
+	BagID int64
+	// Run applies the pure operation, e.g.
+	//	func(o *tote.OrderState, bag int) (tote.Outcome, error) { return o.BagAccepted(bag) }
+	// bag is BagID's index in o.Bags (tote.NoBag when BagID is zero). An
+	// error refuses the command and nothing is written.
+	Run func(o *tote.OrderState, bag int) (tote.Outcome, error)
+	// Edit, when set, changes other fields of the order or the bag (an
+	// external id, a date) after Run succeeded; it is saved with the rest.
+	// bag is nil for an order-level command. An error refuses the command.
+	Edit func(o *tote.Order, bag *tote.Bag) error
+	// Jobs are follow-up jobs to insert in the same transaction.
+	Jobs []tote.JobParams
+}
+
+// Result is what a command changed.
+type Result struct {
+	Order   *tote.Order
+	Changes []*tote.StatusChange
+	Events  []*tote.Event
+	JobIDs  []int64
+}
+
+// Apply runs c in one transaction. It returns ENOTFOUND for an unknown (or
+// another app's) order or bag, and whatever Run refuses with (ECONFLICT
+// wrapping tote.ErrInvalidTransition for a move the tables do not allow).
+func (s *Service) Apply(ctx context.Context, c Command) (*Result, error) {
+	var res *Result
+	err := s.Store.InTx(ctx, func(tx tote.Tx) error {
+		var err error
+		res, err = s.apply(ctx, tx, c)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+func (s *Service) apply(ctx context.Context, tx tote.Tx, c Command) (*Result, error) {
+	o, err := tx.LockOrder(ctx, c.OrderID)
+	if errors.Is(err, tote.ErrNotFound) || err == nil && c.AppID != 0 && o.AppID != c.AppID {
+		return nil, tote.Errorf(tote.ENOTFOUND, "Order %d not found.", c.OrderID)
+	} else if err != nil {
+		return nil, err
+	}
+	bag := tote.NoBag
+	if c.BagID != 0 {
+		bag = -1
+		for i, b := range o.Bags {
+			if b.ID == c.BagID {
+				bag = i
+			}
+		}
+		if bag < 0 {
+			return nil, tote.Errorf(tote.ENOTFOUND, "Bag %d not found in order %d.", c.BagID, c.OrderID)
+		}
+	}
+
+	state := orderState(o)
+	out, err := c.Run(state, bag)
+	if err != nil {
+		return nil, err
+	}
+	now := s.Clock.Now()
+	touched := map[int]bool{}
+	res := &Result{Order: o}
+	for _, ch := range out.Changes {
+		sc := &tote.StatusChange{AppID: o.AppID, OrderID: o.ID, Field: ch.Field, From: ch.From, To: ch.To, Trigger: ch.Trigger, DateCreated: now}
+		if ch.Bag != tote.NoBag {
+			sc.BagID = o.Bags[ch.Bag].ID
+			touched[ch.Bag] = true
+		}
+		res.Changes = append(res.Changes, sc)
+	}
+	for _, e := range out.Events() {
+		if e.Bag != tote.NoBag {
+			touched[e.Bag] = true // an order-level event still tells of a bag
+		}
+	}
+
+	// Copy the new state back, then let Edit change the rest.
+	if o.Status != state.Status {
+		o.Status, o.DateLastModified = state.Status, now
+	}
+	for i, b := range o.Bags {
+		st := state.Bags[i]
+		b.Status, b.FinancialStatus, b.FulfillmentStatus = st.Status, st.Financial, st.Fulfillment
+		b.Captured, b.Refunded = st.Captured, st.Refunded
+	}
+	var edited *tote.Bag
+	if bag != tote.NoBag {
+		edited = o.Bags[bag]
+		touched[bag] = true
+	}
+	if c.Edit != nil {
+		if err := c.Edit(o, edited); err != nil {
+			return nil, err
+		}
+	}
+	if err := tx.UpdateOrder(ctx, o); err != nil {
+		return nil, err
+	}
+	for i, b := range o.Bags {
+		if !touched[i] {
+			continue
+		}
+		b.Version++
+		b.DateLastModified = now
+		if err := tx.UpdateBag(ctx, b); err != nil {
+			return nil, err
+		}
+	}
+	for _, sc := range res.Changes {
+		if err := tx.InsertStatusChange(ctx, sc); err != nil {
+			return nil, err
+		}
+	}
+	for _, set := range out.Events() {
+		var bagID, version int64 // an order-level change of no single bag
+		if set.Bag != tote.NoBag {
+			bagID, version = o.Bags[set.Bag].ID, o.Bags[set.Bag].Version
+		}
+		for _, typ := range set.Events {
+			res.Events = append(res.Events, &tote.Event{
+				ID: s.newEventID(), AppID: o.AppID, Type: typ, OrderID: o.ID, BagID: bagID,
+				BagVersion: version, DateCreated: now,
+			})
+		}
+	}
+	if err := tx.InsertEvents(ctx, res.Events); err != nil {
+		return nil, err
+	}
+	for _, e := range res.Events {
+		for _, b := range o.Bags {
+			if b.ID == e.BagID {
+				b.EventSeq = e.Sequence
+			}
+		}
+	}
+	if len(c.Jobs) > 0 {
+		if res.JobIDs, err = tx.InsertJobs(ctx, c.Jobs); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+// orderState is the pure lifecycle view of a stored order.
+func orderState(o *tote.Order) *tote.OrderState {
+	// Orders carry no payment method yet (the checkout issue adds it), so
+	// none is missing.
+	st := &tote.OrderState{Status: o.Status, HasPaymentMethod: true}
+	for _, b := range o.Bags {
+		st.Bags = append(st.Bags, tote.BagState{
+			Status: b.Status, Financial: b.FinancialStatus, Fulfillment: b.FulfillmentStatus,
+			Total: b.Total, Captured: b.Captured, Refunded: b.Refunded,
+		})
+	}
+	return st
+}
+
+func (s *Service) newEventID() string {
+	if s.NewEventID != nil {
+		return s.NewEventID()
+	}
+	return "evt_" + uuid.Must(uuid.NewV7()).String()
+}
