@@ -1,0 +1,201 @@
+package main_test
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/toteorg/tote/storetest"
+)
+
+var toteBin string
+
+// TestMain builds the real binary once; the tests run it as a user would.
+func TestMain(m *testing.M) {
+	storetest.ReportPostgres()
+	dir, err := os.MkdirTemp("", "tote-bin-")
+	if err != nil {
+		panic(err)
+	}
+	toteBin = filepath.Join(dir, "tote")
+	build := exec.Command("go", "build", "-race", "-o", toteBin, ".")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build tote:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// server is a running `tote serve`.
+type server struct {
+	cmd  *exec.Cmd
+	url  string
+	done chan error
+}
+
+func serve(t *testing.T, args ...string) *server {
+	t.Helper()
+	cmd := exec.Command(toteBin, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
+	cmd.Env = append(os.Environ(), "TOTE_ADMIN_KEY=e2e-admin")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	s := &server{cmd: cmd, done: make(chan error, 1)}
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			var rec struct{ Msg, Addr string }
+			if json.Unmarshal(sc.Bytes(), &rec) == nil && rec.Msg == "tote listening" {
+				addr <- rec.Addr
+			}
+		}
+		io.Copy(io.Discard, stderr)
+	}()
+	go func() { s.done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-s.done
+	})
+	select {
+	case a := <-addr:
+		s.url = "http://" + a
+	case err := <-s.done:
+		t.Fatalf("tote serve exited: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("tote serve did not start listening within 30s")
+	}
+	return s
+}
+
+func run(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	out, err := exec.Command(toteBin, args...).Output()
+	return string(out), err
+}
+
+func get(t *testing.T, url string, header map[string]string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(b)
+}
+
+func post(t *testing.T, url, body string, header map[string]string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", url, strings.NewReader(body))
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(b)
+}
+
+// TestServe walks the issue's "done" list on each store: the server comes
+// up, an app made with the CLI gets past authentication, bad requests get
+// 4xx JSON errors, and SIGTERM stops it cleanly.
+func TestServe(t *testing.T) {
+	t.Parallel()
+	storetest.EachKind(t, func(t *testing.T, k storetest.Kind) {
+		flag, value := k.URL(t)
+		out, err := run(t, "migrate", flag, value)
+		if err != nil || !strings.Contains(out, "up to date") {
+			t.Fatalf("tote migrate: %v: %s", err, out)
+		}
+		s := serve(t, flag, value)
+		if code, body := get(t, s.url+"/healthz", nil); code != 200 {
+			t.Fatalf("healthz = %d %s", code, body)
+		}
+		if code, _ := get(t, s.url+"/readyz", nil); code != 200 {
+			t.Fatalf("readyz = %d", code)
+		}
+
+		out, err = run(t, "apps", "create", "--name", "Channel One", flag, value)
+		if err != nil {
+			t.Fatalf("tote apps create: %v", err)
+		}
+		var app struct {
+			ID     int64  `json:"id"`
+			Name   string `json:"name"`
+			Secret string `json:"secret"`
+		}
+		if err := json.Unmarshal([]byte(out), &app); err != nil || app.ID <= 0 || app.Secret == "" || app.Name != "Channel One" {
+			t.Fatalf("apps create printed %q (%v)", out, err)
+		}
+		creds := map[string]string{"X-Violet-App-Id": fmt.Sprint(app.ID), "X-Violet-App-Secret": app.Secret}
+		if code, body := get(t, s.url+"/v1/orders/1", creds); code != 404 || !strings.Contains(body, `"not_found"`) {
+			t.Fatalf("authenticated request = %d %s, want past authentication (404 here)", code, body)
+		}
+		creds["X-Violet-App-Secret"] = app.Secret + "nope"
+		if code, body := get(t, s.url+"/v1/orders/1", creds); code != 401 || !strings.Contains(body, `"code":401`) {
+			t.Fatalf("wrong secret = %d %s, want 401 with the error body", code, body)
+		}
+		admin := map[string]string{"Authorization": "Bearer e2e-admin"}
+		if code, body := post(t, s.url+"/v1/admin/apps", `{"name": `, admin); code != 400 {
+			t.Fatalf("malformed JSON = %d %s", code, body)
+		}
+		if code, body := post(t, s.url+"/v1/admin/apps", `{"name": "`+strings.Repeat("x", 2<<20)+`"}`, admin); code != 413 {
+			t.Fatalf("oversized body = %d %s", code, body)
+		}
+
+		s.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case err := <-s.done:
+			if err != nil {
+				t.Fatalf("after SIGTERM tote serve exited with %v, want 0", err)
+			}
+			s.done <- nil // for the cleanup
+		case <-time.After(30 * time.Second):
+			t.Fatal("tote serve did not stop within 30s of SIGTERM")
+		}
+	})
+}
+
+func TestCommandLineErrors(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for _, args := range [][]string{
+		{},
+		{"frobnicate"},
+		{"apps", "create", "--data-dir", dir}, // no name
+		{"apps", "create", "--name", "x", "--commission-rate", "300", "--data-dir", dir},
+		{"serve", "--addr", "127.0.0.1:0", "--database-url", "postgres://nobody@127.0.0.1:1/none"},
+	} {
+		cmd := exec.Command(toteBin, args...)
+		out, err := cmd.CombinedOutput()
+		if err == nil {
+			t.Errorf("tote %v succeeded, want a failure: %s", args, out)
+		} else if len(out) == 0 {
+			t.Errorf("tote %v failed silently", args)
+		}
+	}
+}
