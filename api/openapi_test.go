@@ -23,6 +23,9 @@ var openapi struct {
 	doc      map[string]any
 	compiler *jsonschema.Compiler
 	err      error
+
+	mu       sync.Mutex
+	compiled map[string]*jsonschema.Schema
 }
 
 const docURL = "file:///openapi.json"
@@ -42,6 +45,7 @@ func loadOpenAPI(t *testing.T) map[string]any {
 		}
 		openapi.doc = doc.(map[string]any)
 		openapi.compiler = jsonschema.NewCompiler()
+		openapi.compiled = map[string]*jsonschema.Schema{}
 		openapi.err = openapi.compiler.AddResource(docURL, doc)
 	})
 	if openapi.err != nil {
@@ -107,7 +111,7 @@ func checkAgainstOpenAPI(t *testing.T, method, path string, r response) {
 			schemaRef = pointer(append(ptr, "content", "application/json", "schema")...)
 		}
 	}
-	schema, err := openapi.compiler.Compile(docURL + schemaRef)
+	schema, err := compile(schemaRef)
 	if err != nil {
 		t.Fatalf("compile %s: %v", schemaRef, err)
 	}
@@ -118,6 +122,21 @@ func checkAgainstOpenAPI(t *testing.T, method, path string, r response) {
 	if err := schema.Validate(body); err != nil {
 		t.Fatalf("%s %s → %d does not match openapi.json %s:\n%v\nbody: %s", method, path, r.status, schemaRef, err, r.body)
 	}
+}
+
+// compile compiles (once) the schema at ref; the compiler is not safe for
+// concurrent use.
+func compile(ref string) (*jsonschema.Schema, error) {
+	openapi.mu.Lock()
+	defer openapi.mu.Unlock()
+	if s, ok := openapi.compiled[ref]; ok {
+		return s, nil
+	}
+	s, err := openapi.compiler.Compile(docURL + ref)
+	if err == nil {
+		openapi.compiled[ref] = s
+	}
+	return s, err
 }
 
 func lookup(doc map[string]any, ptr []string) map[string]any {

@@ -121,10 +121,14 @@ func OpenPostgresAt(t testing.TB, url string) *postgres.Store {
 
 // PostgresSchemaURL creates a fresh schema in the test database and returns
 // a URL whose connections use it; the schema is dropped when the test ends.
-// It skips the test when TOTE_TEST_DATABASE_URL is not set.
+// It skips the test when TOTE_TEST_DATABASE_URL is not set, and fails it
+// instead when CI is set: CI never skips the PostgreSQL suite.
 func PostgresSchemaURL(t testing.TB) string {
 	t.Helper()
 	base := os.Getenv(PostgresURLEnv)
+	if base == "" && os.Getenv("CI") != "" {
+		t.Fatalf("%s is not set, and CI must run the PostgreSQL suite (.ci/run sets it)", PostgresURLEnv)
+	}
 	if base == "" {
 		t.Skipf("SKIPPING PostgreSQL store test: %s is not set (CI always sets it; see README)", PostgresURLEnv)
 	}
