@@ -8,29 +8,50 @@ import (
 // Order is one checkout: what a shopper bought from one or more merchants,
 // split into one Bag per merchant. A cart is an Order in IN_PROGRESS.
 type Order struct {
-	ID               int64
-	AppID            int64
-	AppOrderID       string
-	Status           OrderStatus
-	Currency         string
-	SubTotal         int64
-	ShippingTotal    int64
-	TaxTotal         int64
-	DiscountTotal    int64
-	Total            int64
-	Bags             []*Bag
-	DateCreated      time.Time
-	DateSubmitted    *time.Time
-	DateLastModified time.Time
+	ID         int64
+	AppID      int64
+	AppOrderID string
+	ReferralID string
+	// IdempotencyKey is the Idempotency-Key of the request that created the
+	// order, unique per app, so a retried creation never makes a second one.
+	IdempotencyKey string
+	Status         OrderStatus
+	Currency       string
+	SubTotal       int64
+	ShippingTotal  int64
+	TaxTotal       int64
+	DiscountTotal  int64
+	Total          int64
+	Details        OrderDetails
+	// PaymentIntentClientSecret is set while the shopper must act (3-D
+	// Secure) on the order's payment.
+	PaymentIntentClientSecret string
+	Bags                      []*Bag
+	Errors                    []*OrderError
+	Transactions              []*PaymentTransaction
+	DateCreated               time.Time
+	DateSubmitted             *time.Time
+	DateLastModified          time.Time
 }
 
 // Bag is the part of an Order that goes to one merchant, placed as one order
 // on that merchant's platform. Its three status fields move independently.
 type Bag struct {
-	ID                int64
-	OrderID           int64
-	AppID             int64
-	MerchantID        int64
+	ID           int64
+	OrderID      int64
+	AppID        int64
+	MerchantID   int64
+	MerchantName string
+	Platform     string
+	// Reference is the idempotency reference the bag is placed on its
+	// platform with, the same on every attempt, so the platform (and Tote,
+	// after a timeout) can tell whether the order already exists.
+	Reference string
+	// CommissionRate is the channel's share of the bag, in basis points.
+	CommissionRate    int64
+	ShippingMethod    *BagShippingMethod
+	SubmitAttempts    int
+	Skus              []*OrderSku
 	Status            BagStatus
 	FinancialStatus   FinancialStatus
 	FulfillmentStatus FulfillmentStatus
@@ -83,4 +104,109 @@ type Event struct {
 	BagVersion  int64
 	Payload     json.RawMessage
 	DateCreated time.Time
+}
+
+// OrderDetails are the shopper's details of an order.
+type OrderDetails struct {
+	Customer        *Customer      `json:"customer,omitempty"`
+	ShippingAddress *Address       `json:"shipping_address,omitempty"`
+	BillingAddress  *Address       `json:"billing_address,omitempty"`
+	PaymentMethod   *PaymentMethod `json:"payment_method,omitempty"`
+}
+
+// Customer is who placed the order.
+type Customer struct {
+	FirstName string `json:"first_name"`
+	LastName  string `json:"last_name"`
+	Email     string `json:"email"`
+}
+
+// Address is a postal address; Country is ISO 3166-1 alpha-2.
+type Address struct {
+	FirstName  string `json:"first_name,omitempty"`
+	LastName   string `json:"last_name,omitempty"`
+	Address1   string `json:"address_1"`
+	Address2   string `json:"address_2,omitempty"`
+	City       string `json:"city"`
+	State      string `json:"state"`
+	PostalCode string `json:"postal_code"`
+	Country    string `json:"country"`
+	Phone      string `json:"phone,omitempty"`
+}
+
+// PaymentMethod is how the shopper pays: a provider's token, never card data.
+type PaymentMethod struct {
+	Token           string `json:"token"`
+	PaymentProvider string `json:"payment_provider"`
+	// IntentID is the provider's payment intent once authorized.
+	IntentID string `json:"intent_id,omitempty"`
+}
+
+// BagShippingMethod is the shipping method chosen for a bag, as it was
+// when chosen.
+type BagShippingMethod struct {
+	ShippingMethodID int64  `json:"shipping_method_id,omitempty"`
+	Label            string `json:"label"`
+	Carrier          string `json:"carrier,omitempty"`
+	Price            int64  `json:"price"`
+}
+
+// OrderSku is one line of a bag: a SKU and its quantity.
+type OrderSku struct {
+	ID                int64
+	OrderID           int64
+	BagID             int64
+	SkuID             int64
+	MerchantID        int64
+	Name              string
+	Quantity          int64
+	Price             int64
+	LinePrice         int64
+	QuantityFulfilled int64
+	QuantityRefunded  int64
+	Status            string
+}
+
+// Order error types (seed 002).
+const (
+	ErrorTypeExternalSubmitCart       = "EXTERNAL_SUBMIT_CART"
+	ErrorTypeExternalAddItem          = "EXTERNAL_ADD_ITEM"
+	ErrorTypeInternalAddItem          = "INTERNAL_ADD_ITEM"
+	ErrorTypeExternalCancelOrder      = "EXTERNAL_CANCEL_ORDER"
+	ErrorTypeExternalSetPaymentMethod = "EXTERNAL_SET_PAYMENT_METHOD"
+)
+
+// OrderError is a problem recorded on an order; a 200 may carry some.
+type OrderError struct {
+	ID               int64
+	OrderID          int64
+	BagID            int64
+	EntityType       string // ORDER, BAG or SKU
+	EntityID         string
+	Type             string
+	Message          string
+	ExternalPlatform string
+	DateCreated      time.Time
+}
+
+// Payment transaction types.
+const (
+	TransactionAuthorization = "AUTHORIZATION"
+	TransactionCapture       = "CAPTURE"
+	TransactionVoid          = "VOID"
+	TransactionRefund        = "REFUND"
+)
+
+// PaymentTransaction is one movement of the shopper's money.
+type PaymentTransaction struct {
+	ID                           int64
+	OrderID                      int64
+	BagID                        int64 // zero when it concerns the whole order
+	Type                         string
+	Amount                       int64
+	Currency                     string
+	Status                       string
+	PaymentProvider              string
+	PaymentProviderTransactionID string
+	DateCreated                  time.Time
 }

@@ -10,6 +10,7 @@ import (
 type Store interface {
 	Reader
 	JobQueue
+	CatalogReader
 
 	// InTx runs fn in one read-write transaction and commits if fn returns
 	// nil; otherwise nothing fn wrote is kept. A state change, its audit
@@ -54,6 +55,8 @@ type Reader interface {
 // Tx is one read-write transaction.
 type Tx interface {
 	Reader
+	CatalogReader
+	CatalogWriter
 
 	// CreateApp inserts a and sets its ID.
 	CreateApp(ctx context.Context, a *App) error
@@ -96,4 +99,42 @@ type JobQueue interface {
 	PruneJobs(ctx context.Context, before time.Time) (int64, error)
 	// JobStats describes the queue.
 	JobStats(ctx context.Context, now time.Time) (JobStats, error)
+}
+
+// CatalogReader reads merchants and what they sell. Each lookup by id
+// returns ErrNotFound when nothing matches.
+type CatalogReader interface {
+	FindMerchantByID(ctx context.Context, id int64) (*Merchant, error)
+	// FindMerchantByExternalID finds a merchant by its import id.
+	FindMerchantByExternalID(ctx context.Context, externalID string) (*Merchant, error)
+	// FindMerchants returns a page of merchants by id and the total count.
+	FindMerchants(ctx context.Context, page Page) ([]*Merchant, int64, error)
+	FindSKUByID(ctx context.Context, id int64) (*SKU, error)
+	FindSKUByExternalID(ctx context.Context, merchantID int64, externalID string) (*SKU, error)
+	// FindSKUs returns a page of SKUs by id (of one merchant when
+	// merchantID is not zero) and the total count.
+	FindSKUs(ctx context.Context, merchantID int64, page Page) ([]*SKU, int64, error)
+	FindShippingMethodByID(ctx context.Context, id int64) (*ShippingMethod, error)
+	// FindShippingMethods returns a merchant's shipping methods by id.
+	FindShippingMethods(ctx context.Context, merchantID int64) ([]*ShippingMethod, error)
+	// FindTaxRates returns a merchant's tax rates.
+	FindTaxRates(ctx context.Context, merchantID int64) ([]*TaxRate, error)
+}
+
+// CatalogWriter changes the catalog. Create methods set the ID; a second
+// row with the same external id (per merchant for SKUs and shipping
+// methods) is ECONFLICT.
+type CatalogWriter interface {
+	CreateMerchant(ctx context.Context, m *Merchant) error
+	// UpdateMerchant saves every field but ID and DateCreated.
+	UpdateMerchant(ctx context.Context, m *Merchant) error
+	CreateSKU(ctx context.Context, s *SKU) error
+	// UpdateSKU saves every field but ID, MerchantID and DateCreated.
+	UpdateSKU(ctx context.Context, s *SKU) error
+	CreateShippingMethod(ctx context.Context, m *ShippingMethod) error
+	// UpdateShippingMethod saves every field but ID, MerchantID and DateCreated.
+	UpdateShippingMethod(ctx context.Context, m *ShippingMethod) error
+	// SaveTaxRate creates the merchant's rate for (Country, State), or
+	// replaces it, and sets r.ID.
+	SaveTaxRate(ctx context.Context, r *TaxRate) error
 }

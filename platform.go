@@ -1,0 +1,74 @@
+package tote
+
+import (
+	"context"
+	"time"
+)
+
+// Platform is a connector to merchants' commerce platforms: it places a bag
+// as an order and reads that order back. Every call is a network call and
+// happens outside any transaction.
+type Platform interface {
+	// Submit places the order. It returns the platform's record when the
+	// order was created, and otherwise a *PlatformError saying whether the
+	// failure is retryable, final, or of unknown outcome.
+	Submit(ctx context.Context, o PlatformOrder) (*PlatformRecord, error)
+	// Lookup finds the order placed with reference, and returns ErrNotFound
+	// when there is none. It is how an unknown outcome is resolved before
+	// any resubmission, so a bag is never placed twice.
+	Lookup(ctx context.Context, merchantID int64, reference string) (*PlatformRecord, error)
+}
+
+// PlatformOrder is a bag as sent to its merchant's platform.
+type PlatformOrder struct {
+	MerchantID      int64
+	Reference       string // the bag's idempotency reference
+	Currency        string
+	Lines           []PlatformLine
+	ShippingTotal   int64
+	TaxTotal        int64
+	Total           int64
+	Customer        *Customer
+	ShippingAddress *Address
+}
+
+// PlatformLine is one SKU line of a PlatformOrder.
+type PlatformLine struct {
+	SkuID    int64
+	Name     string
+	Quantity int64
+	Price    int64
+}
+
+// PlatformRecord is the platform's own record of an order.
+type PlatformRecord struct {
+	ExternalID  string
+	Reference   string
+	Status      string
+	DateCreated time.Time
+}
+
+// How a platform call failed.
+const (
+	// PlatformRetryable: the platform said "not now" before creating
+	// anything (429, 5xx, connection refused). Try again later.
+	PlatformRetryable = "retryable"
+	// PlatformRejected: the platform refused the order for good.
+	PlatformRejected = "rejected"
+	// PlatformUnknown: the request went out but no answer came back; the
+	// order may or may not exist. Look it up before trying again.
+	PlatformUnknown = "unknown"
+)
+
+// PlatformError is a failed platform call.
+type PlatformError struct {
+	Kind string // PlatformRetryable, PlatformRejected or PlatformUnknown
+	// Type is the order error type to record (EXTERNAL_SUBMIT_CART,
+	// EXTERNAL_ADD_ITEM, ...).
+	Type    string
+	Message string
+	// RetryAfter, when the platform said so, is when to try again.
+	RetryAfter time.Duration
+}
+
+func (e *PlatformError) Error() string { return e.Kind + ": " + e.Message }
