@@ -50,14 +50,50 @@ type Job struct {
 
 // JobParams describes a job to insert.
 type JobParams struct {
-	Kind        string
-	Args        json.RawMessage
-	RunAt       time.Time // zero: now
-	MaxAttempts int       // zero: DefaultJobMaxAttempts
+	Kind string
+	// Args is the job's JSON input; nil means {}.
+	Args json.RawMessage
+	// RunAt is when the job becomes due; required.
+	RunAt time.Time
+	// CreatedAt is when the job was asked for; zero means RunAt.
+	CreatedAt   time.Time
+	MaxAttempts int // zero: DefaultJobMaxAttempts
 }
 
 // DefaultJobMaxAttempts is used when JobParams.MaxAttempts is zero.
 const DefaultJobMaxAttempts = 5
+
+// Prepared returns p with its defaults filled in, or EINVALID when p cannot
+// be a job. Both stores insert only prepared jobs, so they agree on what a
+// job is.
+func (p JobParams) Prepared() (JobParams, error) {
+	switch {
+	case p.Kind == "":
+		return p, Errorf(EINVALID, "job: no kind")
+	case p.RunAt.IsZero():
+		return p, Errorf(EINVALID, "job %s: no run_at", p.Kind)
+	case p.MaxAttempts < 0:
+		return p, Errorf(EINVALID, "job %s: negative max_attempts", p.Kind)
+	}
+	if len(p.Args) == 0 {
+		p.Args = json.RawMessage(`{}`)
+	} else if !json.Valid(p.Args) {
+		return p, Errorf(EINVALID, "job %s: args are not JSON", p.Kind)
+	}
+	if p.MaxAttempts == 0 {
+		p.MaxAttempts = DefaultJobMaxAttempts
+	}
+	if p.CreatedAt.IsZero() {
+		p.CreatedAt = p.RunAt
+	}
+	return p, nil
+}
+
+// JobLease names one attempt of a running job, for extending its lease.
+type JobLease struct {
+	ID      int64
+	Attempt int
+}
 
 // ClaimJobsParams says who claims how many due jobs, and for how long.
 type ClaimJobsParams struct {

@@ -11,6 +11,7 @@ type Store interface {
 	Reader
 	JobQueue
 	CatalogReader
+	SandboxStore
 
 	// InTx runs fn in one read-write transaction and commits if fn returns
 	// nil; otherwise nothing fn wrote is kept. A state change, its audit
@@ -28,11 +29,16 @@ type Store interface {
 	// whose LockedAt is before staleBefore, with the same request hash, is
 	// taken over (reserved again) since its handler presumably died.
 	ReserveIdempotencyKey(ctx context.Context, k *IdempotencyKey, staleBefore time.Time) (*IdempotencyKey, bool, error)
-	// CompleteIdempotencyKey stores the response given to a reserved key.
-	CompleteIdempotencyKey(ctx context.Context, appID int64, key string, code int, body []byte) error
-	// ReleaseIdempotencyKey forgets a reserved key (the request failed in a
-	// way the client should retry).
-	ReleaseIdempotencyKey(ctx context.Context, appID int64, key string) error
+	// FindIdempotencyKey reads a key (ErrNotFound if unknown).
+	FindIdempotencyKey(ctx context.Context, appID int64, key string) (*IdempotencyKey, error)
+	// CompleteIdempotencyKey stores the response given to k, which the
+	// caller reserved. k.LockedAt fences it: if the key was taken over
+	// meanwhile, nothing is stored and it reports false.
+	CompleteIdempotencyKey(ctx context.Context, k *IdempotencyKey, code int, body []byte) (bool, error)
+	// ReleaseIdempotencyKey forgets k, reserved by the caller and not
+	// completed (the request failed in a way the client should retry);
+	// fenced by k.LockedAt like CompleteIdempotencyKey.
+	ReleaseIdempotencyKey(ctx context.Context, k *IdempotencyKey) error
 	// PruneIdempotencyKeys deletes keys created before the given time.
 	PruneIdempotencyKeys(ctx context.Context, before time.Time) (int64, error)
 }
@@ -44,6 +50,15 @@ type Reader interface {
 	// FindOrderByID returns the order with its bags.
 	FindOrderByID(ctx context.Context, id int64) (*Order, error)
 	FindBagByID(ctx context.Context, id int64) (*Bag, error)
+	// FindOrderByIdempotencyKey finds the order an app created with an
+	// Idempotency-Key.
+	FindOrderByIdempotencyKey(ctx context.Context, appID int64, key string) (*Order, error)
+	// FindOrders returns a page of the orders matching f, newest first,
+	// each with its bags, and the total count.
+	FindOrders(ctx context.Context, f OrderFilter, page Page) ([]*Order, int64, error)
+	// FindBags returns a page of the bags matching f, with their SKUs, and
+	// the total count.
+	FindBags(ctx context.Context, f BagFilter, page Page) ([]*Bag, int64, error)
 	// FindEvents returns the events of one order (and bag, when bagID is not
 	// zero), oldest first.
 	FindEvents(ctx context.Context, orderID, bagID int64) ([]*Event, error)
@@ -60,24 +75,32 @@ type Tx interface {
 
 	// CreateApp inserts a and sets its ID.
 	CreateApp(ctx context.Context, a *App) error
-	// CreateOrder inserts o and its bags and sets their IDs.
+	// CreateOrder inserts o, its bags and their SKU lines, and sets their
+	// IDs. A second order of the app with the same IdempotencyKey is
+	// ECONFLICT.
 	CreateOrder(ctx context.Context, o *Order) error
 	// LockOrder returns the order with its bags, locked against other
 	// writers until the transaction ends: every change to an order or its
 	// bags locks the order first, so changes to one order are serialized.
 	// ErrNotFound if there is no such order.
 	LockOrder(ctx context.Context, id int64) (*Order, error)
-	// UpdateBag saves b's statuses, version, external id, totals and dates.
+	// UpdateBag saves b's statuses, version, external id, submission
+	// attempts, money and dates (not its SKU lines).
 	UpdateBag(ctx context.Context, b *Bag) error
-	// UpdateOrder saves o's status, totals and dates (not its bags).
+	// UpdateOrder saves o's status, totals, details, client secret and
+	// dates (not its bags).
 	UpdateOrder(ctx context.Context, o *Order) error
+	// InsertOrderErrors appends errors to their order and sets their IDs.
+	InsertOrderErrors(ctx context.Context, errs []*OrderError) error
+	// InsertPaymentTransactions appends transactions and sets their IDs.
+	InsertPaymentTransactions(ctx context.Context, ts []*PaymentTransaction) error
 	// InsertStatusChange appends c to the audit trail and sets its ID.
 	InsertStatusChange(ctx context.Context, c *StatusChange) error
 	// InsertEvents appends events. Each event of a bag gets the bag's next
 	// sequence number (stored on the bag as EventSeq).
 	InsertEvents(ctx context.Context, events []*Event) error
-	// InsertJobs adds jobs that become claimable when the transaction
-	// commits, and returns their ids.
+	// InsertJobs adds jobs (see JobParams.Prepared) that become claimable
+	// when the transaction commits, and returns their ids.
 	InsertJobs(ctx context.Context, jobs []JobParams) ([]int64, error)
 }
 
@@ -91,6 +114,10 @@ type JobQueue interface {
 	// reports whether it was recorded: false, changing nothing, when that
 	// attempt no longer holds its job (it was rescued meanwhile).
 	RecordJobOutcomes(ctx context.Context, outcomes []JobOutcome) ([]bool, error)
+	// ExtendJobLeases moves the lease of each listed attempt that still
+	// holds its job to until (a running worker's heartbeat), and reports
+	// how many it extended.
+	ExtendJobLeases(ctx context.Context, leases []JobLease, until time.Time) (int64, error)
 	// RescueJobs returns running jobs whose lease ended before now to the
 	// queue (or discards them when out of attempts), and reports how many.
 	RescueJobs(ctx context.Context, now time.Time) (int64, error)

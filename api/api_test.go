@@ -325,3 +325,19 @@ func TestObservability(t *testing.T) {
 		}
 	})
 }
+
+// TestNULCharacters: text PostgreSQL cannot store is refused as bad input on
+// both stores, never a 500.
+func TestNULCharacters(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, open storetest.Opener) {
+		b := setup(t, open, adminKey)
+		m := wantError(t, b.do("POST", "/v1/admin/apps", strings.NewReader(`{"name": "a\u0000b"}`), b.admin()), 422, "invalid")
+		if fields := m["errors"].([]any); fields[0].(map[string]any)["field"] != "name" {
+			t.Fatalf("errors = %v, want the name field", fields)
+		}
+		h := b.admin()
+		h["Idempotency-Key"] = "caf\xc3\xa9"
+		wantError(t, b.do("POST", "/v1/admin/apps", strings.NewReader(`{"name": "x"}`), h), 422, "invalid")
+	})
+}

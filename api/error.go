@@ -1,12 +1,15 @@
 package api
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"reflect"
+	"strings"
 
 	"github.com/toteorg/tote"
 )
@@ -75,6 +78,9 @@ func decode(r *http.Request, v any) error {
 	var tooLarge *http.MaxBytesError
 	switch {
 	case err == nil:
+		if field := nulField(reflect.ValueOf(v), ""); field != "" {
+			return tote.Invalid(tote.FieldError{Field: field, Message: "must not contain NUL characters"})
+		}
 		return nil
 	case errors.As(err, &tooLarge):
 		return &tote.Error{Code: tote.ETOOLARGE, Message: fmt.Sprintf("Request body is larger than %d bytes.", tooLarge.Limit)}
@@ -106,4 +112,53 @@ func jsonKind(goKind string) string {
 	default:
 		return "a number"
 	}
+}
+
+// nulField returns the JSON path of the first string in v holding a NUL
+// character (which PostgreSQL cannot store in text), or "".
+func nulField(v reflect.Value, path string) string {
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		if !v.IsNil() {
+			return nulField(v.Elem(), path)
+		}
+	case reflect.String:
+		if strings.ContainsRune(v.String(), 0) {
+			return cmp.Or(path, "body")
+		}
+	case reflect.Slice, reflect.Array:
+		for i := range v.Len() {
+			if f := nulField(v.Index(i), fmt.Sprintf("%s[%d]", path, i)); f != "" {
+				return f
+			}
+		}
+	case reflect.Map:
+		for _, k := range v.MapKeys() {
+			if f := nulField(v.MapIndex(k), join(path, fmt.Sprint(k.Interface()))); f != "" {
+				return f
+			}
+		}
+	case reflect.Struct:
+		t := v.Type()
+		for i := range t.NumField() {
+			if !t.Field(i).IsExported() {
+				continue
+			}
+			name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+			if name == "" {
+				name = t.Field(i).Name
+			}
+			if f := nulField(v.Field(i), join(path, name)); f != "" {
+				return f
+			}
+		}
+	}
+	return ""
+}
+
+func join(path, name string) string {
+	if path == "" {
+		return name
+	}
+	return path + "." + name
 }

@@ -5,6 +5,7 @@
 package api
 
 import (
+	"context"
 	_ "embed"
 	"log/slog"
 	"net/http"
@@ -55,6 +56,15 @@ func (s *Server) routes() []route {
 		{"GET", "/readyz", authNone, s.handleReadyz},
 		{"GET", "/openapi.json", authNone, s.handleOpenAPI},
 		{"POST", "/v1/admin/apps", authAdmin, s.handleCreateApp},
+		{"POST", "/v1/admin/merchants", authAdmin, s.handleCreateMerchant},
+		{"GET", "/v1/admin/merchants", authAdmin, s.handleListMerchants},
+		{"GET", "/v1/admin/merchants/{merchant_id}", authAdmin, s.handleGetMerchant},
+		{"PUT", "/v1/admin/merchants/{merchant_id}", authAdmin, s.handleUpdateMerchant},
+		{"POST", "/v1/admin/merchants/{merchant_id}/skus", authAdmin, s.handleCreateSKU},
+		{"POST", "/v1/admin/merchants/{merchant_id}/shipping_methods", authAdmin, s.handleCreateShippingMethod},
+		{"POST", "/v1/admin/merchants/{merchant_id}/tax_rates", authAdmin, s.handleSaveTaxRate},
+		{"GET", "/v1/catalog/skus", authApp, s.handleListSKUs},
+		{"GET", "/v1/catalog/skus/{sku_id}", authApp, s.handleGetSKU},
 	}
 }
 
@@ -97,7 +107,7 @@ func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := contextWithTimeout(r, 2*time.Second)
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if err := s.Store.Ping(ctx); err != nil {
 		s.Logger.WarnContext(ctx, "readiness check failed", "err", err)

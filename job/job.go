@@ -34,11 +34,13 @@ type Config struct {
 	PollInterval time.Duration
 	// Timeout bounds one attempt (default 1m) unless the kind sets its own.
 	Timeout time.Duration
-	// LeaseGrace is added to a job's timeout to get its lease: how long a
-	// claim holds before the rescuer may hand the job to another worker
-	// (default 30s). A job is never run twice at once because its attempt
-	// ends (timeout) before its lease does.
-	LeaseGrace time.Duration
+	// Lease is how long a claim holds without news from its worker before
+	// the rescuer may hand the job to another (default 30s). While a job's
+	// goroutine is alive, even past its timeout, the runner renews the
+	// lease every Lease/3; so a job is never run twice at once unless its
+	// process stops heartbeating (it died, or was cut off from the
+	// database for a whole lease).
+	Lease time.Duration
 	// RescueInterval is how often expired leases are looked for (default 15s).
 	RescueInterval time.Duration
 	// Backoff gives the delay before retry number attempt (1-based) when a
@@ -61,8 +63,8 @@ func (c Config) withDefaults() Config {
 	if c.Timeout <= 0 {
 		c.Timeout = time.Minute
 	}
-	if c.LeaseGrace <= 0 {
-		c.LeaseGrace = 30 * time.Second
+	if c.Lease <= 0 {
+		c.Lease = 30 * time.Second
 	}
 	if c.RescueInterval <= 0 {
 		c.RescueInterval = 15 * time.Second
@@ -134,13 +136,23 @@ type Runner struct {
 	active   chan struct{} // one token per running job
 	outcomes chan tote.JobOutcome
 
+	runMu   sync.Mutex
+	running map[int64]int // job id → attempt, while its goroutine lives
+	// abort ends the contexts of running jobs (at a drain deadline).
+	abortCtx context.Context
+	abort    context.CancelFunc
+
 	lastPrune time.Time
 }
 
 // NewRunner returns a runner; register kinds with Handle, then call Run.
 func NewRunner(store tote.JobQueue, clock tote.Clock, log *slog.Logger, cfg Config) *Runner {
 	cfg = cfg.withDefaults()
+	abortCtx, abort := context.WithCancel(context.Background())
 	return &Runner{
+		running:  map[int64]int{},
+		abortCtx: abortCtx,
+		abort:    abort,
 		store:  store,
 		clock:  clock,
 		log:    log,
@@ -173,13 +185,19 @@ func (r *Runner) Notify() {
 }
 
 // Run claims and runs jobs until ctx ends, then waits for running jobs to
-// finish (each is bounded by its timeout) and returns.
+// finish (each is bounded by its timeout, or cut short by Abort), records
+// their outcomes, and returns.
 func (r *Runner) Run(ctx context.Context) {
 	r.outcomes = make(chan tote.JobOutcome, r.cfg.Workers)
 	completed := make(chan struct{})
 	go func() { r.complete(); close(completed) }()
+	beating := make(chan struct{})
+	stopBeat := make(chan struct{})
+	go func() { r.heartbeat(stopBeat); close(beating) }()
 	defer func() {
 		r.wg.Wait()
+		close(stopBeat)
+		<-beating
 		close(r.outcomes)
 		<-completed
 	}()
@@ -218,6 +236,38 @@ func (r *Runner) Run(ctx context.Context) {
 	}
 }
 
+// Abort cancels the contexts of the jobs still running, so that a drain
+// that ran out of time ends them (Run then records their outcomes).
+func (r *Runner) Abort() { r.abort() }
+
+// heartbeat renews the leases of running jobs until stop is closed.
+func (r *Runner) heartbeat(stop chan struct{}) {
+	t := time.NewTicker(r.cfg.Lease / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+		r.runMu.Lock()
+		leases := make([]tote.JobLease, 0, len(r.running))
+		for id, attempt := range r.running {
+			leases = append(leases, tote.JobLease{ID: id, Attempt: attempt})
+		}
+		r.runMu.Unlock()
+		if len(leases) == 0 {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), r.cfg.Lease/2)
+		_, err := r.store.ExtendJobLeases(ctx, leases, r.clock.Now().Add(r.cfg.Lease))
+		cancel()
+		if err != nil {
+			r.log.Error("renew job leases", "jobs", len(leases), "err", err)
+		}
+	}
+}
+
 // maintain rescues jobs whose worker was lost and prunes finished ones.
 func (r *Runner) maintain(ctx context.Context) {
 	now := r.clock.Now()
@@ -241,39 +291,44 @@ func (r *Runner) claim(ctx context.Context) (bool, error) {
 	if free == 0 || len(r.names) == 0 || ctx.Err() != nil {
 		return false, nil
 	}
-	var lease time.Duration
-	for _, k := range r.kinds {
-		lease = max(lease, k.timeout)
-	}
 	jobs, err := r.store.ClaimJobs(ctx, tote.ClaimJobsParams{
 		Worker: r.cfg.Name,
 		Kinds:  r.names,
 		Limit:  free,
 		Now:    r.clock.Now(),
-		Lease:  lease + r.cfg.LeaseGrace,
+		Lease:  r.cfg.Lease,
 	})
 	if err != nil {
 		return false, err
 	}
+	r.runMu.Lock()
+	for _, j := range jobs {
+		r.running[j.ID] = j.Attempt
+	}
+	r.runMu.Unlock()
 	for _, j := range jobs {
 		r.active <- struct{}{}
 		r.wg.Add(1)
-		go r.run(ctx, j)
+		go r.run(j)
 	}
 	return len(jobs) == free, nil
 }
 
-func (r *Runner) run(ctx context.Context, j *tote.Job) {
+func (r *Runner) run(j *tote.Job) {
 	defer r.wg.Done()
 	defer func() {
 		<-r.active
 		r.Notify() // a worker is free
 	}()
 	k := r.kinds[j.Kind]
-	// The attempt outlives a shutdown request (it drains), but not its timeout.
-	jctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), k.timeout)
+	// The attempt outlives a shutdown request (it drains), but not its
+	// timeout or an Abort.
+	jctx, cancel := context.WithTimeout(r.abortCtx, k.timeout)
 	err := r.call(jctx, k.handler, j)
 	cancel()
+	r.runMu.Lock()
+	delete(r.running, j.ID) // its lease is no longer renewed
+	r.runMu.Unlock()
 
 	now := r.clock.Now()
 	o := tote.JobOutcome{ID: j.ID, Attempt: j.Attempt, Now: now, State: tote.JobStateCompleted}

@@ -233,6 +233,51 @@ func TestRescueAfterKill(t *testing.T) {
 	})
 }
 
+// TestOverrunNeverRunsTwice: a handler that ignores its context and runs
+// far past its timeout and its lease is still not handed to another runner
+// while its own process lives and heartbeats.
+func TestOverrunNeverRunsTwice(t *testing.T) {
+	t.Parallel()
+	storetest.EachKind(t, func(t *testing.T, k storetest.Kind) {
+		a, b := k.Twin(t)
+		var runs, running, overlaps atomic.Int32
+		release := make(chan struct{})
+		handler := func(ctx context.Context, j *tote.Job) error {
+			runs.Add(1)
+			if running.Add(1) > 1 {
+				overlaps.Add(1)
+			}
+			defer running.Add(-1)
+			<-release // ignores ctx: a stuck call
+			return nil
+		}
+		cfg := job.Config{PollInterval: 10 * time.Millisecond, Timeout: 20 * time.Millisecond,
+			Lease: 400 * time.Millisecond, RescueInterval: 20 * time.Millisecond}
+		for _, s := range []tote.Store{a, b} {
+			r := job.NewRunner(s, tote.SystemClock{}, quiet, cfg)
+			r.Handle("stuck", handler, 0)
+			start(t, r)
+		}
+		t.Cleanup(func() { close(release) }) // runs before the runners stop
+		id := storetest.InsertJobs(t, a, "stuck", 1, time.Now(), 5)[0]
+		eventually(t, "the job to start", func() bool { return runs.Load() == 1 })
+		// Five leases pass with both runners polling and rescuing.
+		deadline := time.Now().Add(2 * time.Second)
+		for time.Now().Before(deadline) {
+			if runs.Load() > 1 {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if n, o := runs.Load(), overlaps.Load(); n != 1 || o != 0 {
+			t.Fatalf("the stuck job was started %d times (%d overlapping)", n, o)
+		}
+		if j := jobState(t, a, id); j.State != tote.JobStateRunning || j.Attempt != 1 {
+			t.Fatalf("stuck job: %s, attempt %d; want still running its first attempt", j.State, j.Attempt)
+		}
+	})
+}
+
 // crashChild is the worker process TestRescueAfterKill kills: it claims the
 // job with a one-second lease and hangs in it.
 func crashChild() {
@@ -249,7 +294,7 @@ func crashChild() {
 		fmt.Fprintln(os.Stderr, "crash child: open store:", err)
 		os.Exit(2)
 	}
-	r := job.NewRunner(s, tote.SystemClock{}, quiet, job.Config{PollInterval: 10 * time.Millisecond, Timeout: 500 * time.Millisecond, LeaseGrace: 500 * time.Millisecond})
+	r := job.NewRunner(s, tote.SystemClock{}, quiet, job.Config{PollInterval: 10 * time.Millisecond, Lease: time.Second})
 	r.Handle("crash", func(ctx context.Context, j *tote.Job) error {
 		os.WriteFile(os.Getenv("TOTE_JOB_CRASH_MARKER"), nil, 0o644)
 		select {} // hang until killed

@@ -11,6 +11,7 @@ package lifecycle
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -37,13 +38,29 @@ type Command struct {
 	// Run applies the pure operation, e.g.
 	//	func(o *tote.OrderState, bag int) (tote.Outcome, error) { return o.BagAccepted(bag) }
 	// bag is BagID's index in o.Bags (tote.NoBag when BagID is zero). An
-	// error refuses the command and nothing is written.
+	// error refuses the command and nothing is written. Nil changes no
+	// status (Edit alone).
 	Run func(o *tote.OrderState, bag int) (tote.Outcome, error)
-	// Edit, when set, changes other fields of the order or the bag (an
-	// external id, a date) after Run succeeded; it is saved with the rest.
-	// bag is nil for an order-level command. An error refuses the command.
-	Edit func(o *tote.Order, bag *tote.Bag) error
-	// Jobs are follow-up jobs to insert in the same transaction.
+	// Edit, when set, changes other fields after Run succeeded: an external
+	// id, a date, the order's details; it may append new errors and payment
+	// transactions (those without an ID) to the order, and follow-up jobs.
+	// All of it is saved with the rest. An error refuses the command.
+	Edit func(c *Change) error
+	// Jobs are follow-up jobs to insert in the same transaction; a zero
+	// RunAt means now.
+	Jobs []tote.JobParams
+}
+
+// Change is what Edit sees and may change.
+type Change struct {
+	// Order holds the new statuses already; Bag is the command's bag (nil
+	// for an order-level command).
+	Order *tote.Order
+	Bag   *tote.Bag
+	// State is the pure state after Run.
+	State *tote.OrderState
+	Now   time.Time
+	// Jobs are inserted with the change; Edit may add more.
 	Jobs []tote.JobParams
 }
 
@@ -61,6 +78,25 @@ type Result struct {
 func (s *Service) Apply(ctx context.Context, c Command) (*Result, error) {
 	var res *Result
 	err := s.Store.InTx(ctx, func(tx tote.Tx) error {
+		var err error
+		res, err = s.apply(ctx, tx, c)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// Create inserts a new order, then runs c on it, in one transaction: an
+// order and its submission commit together or not at all.
+func (s *Service) Create(ctx context.Context, o *tote.Order, c Command) (*Result, error) {
+	var res *Result
+	err := s.Store.InTx(ctx, func(tx tote.Tx) error {
+		if err := tx.CreateOrder(ctx, o); err != nil {
+			return err
+		}
+		c.OrderID = o.ID
 		var err error
 		res, err = s.apply(ctx, tx, c)
 		return err
@@ -92,9 +128,11 @@ func (s *Service) apply(ctx context.Context, tx tote.Tx, c Command) (*Result, er
 	}
 
 	state := orderState(o)
-	out, err := c.Run(state, bag)
-	if err != nil {
-		return nil, err
+	out := tote.Outcome{Bag: bag}
+	if c.Run != nil {
+		if out, err = c.Run(state, bag); err != nil {
+			return nil, err
+		}
 	}
 	now := s.Clock.Now()
 	touched := map[int]bool{}
@@ -107,11 +145,6 @@ func (s *Service) apply(ctx context.Context, tx tote.Tx, c Command) (*Result, er
 		}
 		res.Changes = append(res.Changes, sc)
 	}
-	for _, e := range out.Events() {
-		if e.Bag != tote.NoBag {
-			touched[e.Bag] = true // an order-level event still tells of a bag
-		}
-	}
 
 	// Copy the new state back, then let Edit change the rest.
 	if o.Status != state.Status {
@@ -122,17 +155,37 @@ func (s *Service) apply(ctx context.Context, tx tote.Tx, c Command) (*Result, er
 		b.Status, b.FinancialStatus, b.FulfillmentStatus = st.Status, st.Financial, st.Fulfillment
 		b.Captured, b.Refunded = st.Captured, st.Refunded
 	}
-	var edited *tote.Bag
+	change := &Change{Order: o, State: state, Now: now, Jobs: c.Jobs}
 	if bag != tote.NoBag {
-		edited = o.Bags[bag]
+		change.Bag = o.Bags[bag]
 		touched[bag] = true
 	}
 	if c.Edit != nil {
-		if err := c.Edit(o, edited); err != nil {
+		if err := c.Edit(change); err != nil {
 			return nil, err
 		}
 	}
 	if err := tx.UpdateOrder(ctx, o); err != nil {
+		return nil, err
+	}
+	var newErrors []*tote.OrderError
+	for _, e := range o.Errors {
+		if e.ID == 0 {
+			e.OrderID = o.ID
+			newErrors = append(newErrors, e)
+		}
+	}
+	if err := tx.InsertOrderErrors(ctx, newErrors); err != nil {
+		return nil, err
+	}
+	var newTransactions []*tote.PaymentTransaction
+	for _, t := range o.Transactions {
+		if t.ID == 0 {
+			t.OrderID = o.ID
+			newTransactions = append(newTransactions, t)
+		}
+	}
+	if err := tx.InsertPaymentTransactions(ctx, newTransactions); err != nil {
 		return nil, err
 	}
 	for i, b := range o.Bags {
@@ -172,8 +225,14 @@ func (s *Service) apply(ctx context.Context, tx tote.Tx, c Command) (*Result, er
 			}
 		}
 	}
-	if len(c.Jobs) > 0 {
-		if res.JobIDs, err = tx.InsertJobs(ctx, c.Jobs); err != nil {
+	for i := range change.Jobs {
+		if change.Jobs[i].RunAt.IsZero() {
+			change.Jobs[i].RunAt = now
+		}
+		change.Jobs[i].CreatedAt = now
+	}
+	if len(change.Jobs) > 0 {
+		if res.JobIDs, err = tx.InsertJobs(ctx, change.Jobs); err != nil {
 			return nil, err
 		}
 	}

@@ -52,8 +52,8 @@ func accept(o *tote.Order, bag int, jobs ...tote.JobParams) lifecycle.Command {
 	return lifecycle.Command{
 		AppID: o.AppID, OrderID: o.ID, BagID: o.Bags[bag].ID,
 		Run: func(st *tote.OrderState, b int) (tote.Outcome, error) { return st.BagAccepted(b) },
-		Edit: func(_ *tote.Order, b *tote.Bag) error {
-			b.ExternalID = "ext-" + string(rune('a'+bag))
+		Edit: func(c *lifecycle.Change) error {
+			c.Bag.ExternalID = "ext-" + string(rune('a'+bag))
 			return nil
 		},
 		Jobs: jobs,

@@ -34,31 +34,47 @@ func (s *Store) ReserveIdempotencyKey(ctx context.Context, k *tote.IdempotencyKe
 	if tag.RowsAffected() == 1 {
 		return nil, true, nil
 	}
-	var old tote.IdempotencyKey
-	err = s.pool.QueryRow(ctx, `
-		SELECT app_id, key, request_hash, done, response_code, response_body, locked_at, date_created
-		FROM idempotency_keys WHERE app_id = $1 AND key = $2`, k.AppID, k.Key).Scan(
-		&old.AppID, &old.Key, &old.RequestHash, &old.Done, &old.ResponseCode, &old.ResponseBody,
-		&old.LockedAt, &old.DateCreated)
+	// ErrNotFound here means the holder released the key in between; the
+	// caller tries again.
+	old, err := s.FindIdempotencyKey(ctx, k.AppID, k.Key)
 	if err != nil {
-		return nil, false, interpretError(err, "find idempotency key")
+		return nil, false, err
 	}
-	old.LockedAt, old.DateCreated = old.LockedAt.UTC(), old.DateCreated.UTC()
-	return &old, false, nil
+	return old, false, nil
 }
 
-// CompleteIdempotencyKey stores the first response.
-func (s *Store) CompleteIdempotencyKey(ctx context.Context, appID int64, key string, code int, body []byte) error {
-	_, err := s.pool.Exec(ctx, `
+// FindIdempotencyKey reads a key.
+func (s *Store) FindIdempotencyKey(ctx context.Context, appID int64, key string) (*tote.IdempotencyKey, error) {
+	var k tote.IdempotencyKey
+	err := s.pool.QueryRow(ctx, `
+		SELECT app_id, key, request_hash, done, response_code, response_body, locked_at, date_created
+		FROM idempotency_keys WHERE app_id = $1 AND key = $2`, appID, key).Scan(
+		&k.AppID, &k.Key, &k.RequestHash, &k.Done, &k.ResponseCode, &k.ResponseBody,
+		&k.LockedAt, &k.DateCreated)
+	if err != nil {
+		return nil, interpretError(err, "find idempotency key")
+	}
+	k.LockedAt, k.DateCreated = k.LockedAt.UTC(), k.DateCreated.UTC()
+	return &k, nil
+}
+
+// CompleteIdempotencyKey stores the first response, fenced by LockedAt.
+func (s *Store) CompleteIdempotencyKey(ctx context.Context, k *tote.IdempotencyKey, code int, body []byte) (bool, error) {
+	tag, err := s.pool.Exec(ctx, `
 		UPDATE idempotency_keys SET done = true, response_code = $1, response_body = $2
-		WHERE app_id = $3 AND key = $4`, code, body, appID, key)
-	return interpretError(err, "complete idempotency key")
+		WHERE app_id = $3 AND key = $4 AND locked_at = $5 AND NOT done`,
+		code, body, k.AppID, k.Key, k.LockedAt)
+	if err != nil {
+		return false, interpretError(err, "complete idempotency key")
+	}
+	return tag.RowsAffected() == 1, nil
 }
 
-// ReleaseIdempotencyKey forgets an unfinished key.
-func (s *Store) ReleaseIdempotencyKey(ctx context.Context, appID int64, key string) error {
+// ReleaseIdempotencyKey forgets an unfinished key, fenced by LockedAt.
+func (s *Store) ReleaseIdempotencyKey(ctx context.Context, k *tote.IdempotencyKey) error {
 	_, err := s.pool.Exec(ctx,
-		`DELETE FROM idempotency_keys WHERE app_id = $1 AND key = $2 AND NOT done`, appID, key)
+		`DELETE FROM idempotency_keys WHERE app_id = $1 AND key = $2 AND locked_at = $3 AND NOT done`,
+		k.AppID, k.Key, k.LockedAt)
 	return interpretError(err, "release idempotency key")
 }
 

@@ -10,18 +10,22 @@ import (
 	"github.com/toteorg/tote"
 )
 
-const jobColumns = `id, kind, args::text, state, attempt, max_attempts, run_at, created_at,
+const jobColumns = `id, kind, args, state, attempt, max_attempts, run_at, created_at,
 	attempted_at, attempted_by, lease_until, last_error, finalized_at`
 
 // InsertJobs adds jobs in the transaction; they are claimable once it commits.
 func (tx *Tx) InsertJobs(ctx context.Context, jobs []tote.JobParams) ([]int64, error) {
 	ids := make([]int64, 0, len(jobs))
 	for _, j := range jobs {
+		j, err := j.Prepared()
+		if err != nil {
+			return nil, err
+		}
 		var id int64
-		err := tx.tx.QueryRow(ctx, `
+		err = tx.tx.QueryRow(ctx, `
 			INSERT INTO jobs (kind, args, state, max_attempts, run_at, created_at)
-			VALUES ($1, $2, 'available', $3, $4, $4) RETURNING id`,
-			j.Kind, string(j.Args), j.MaxAttempts, j.RunAt).Scan(&id)
+			VALUES ($1, $2, 'available', $3, $4, $5) RETURNING id`,
+			j.Kind, []byte(j.Args), j.MaxAttempts, j.RunAt, j.CreatedAt).Scan(&id)
 		if err != nil {
 			return nil, interpretError(err, "insert job")
 		}
@@ -50,7 +54,9 @@ func (s *Store) ClaimJobs(ctx context.Context, p tote.ClaimJobsParams) ([]*tote.
 		UPDATE jobs SET state = 'running', attempt = jobs.attempt + 1, attempted_at = $1,
 			attempted_by = $4, lease_until = $5
 		FROM due WHERE jobs.id = due.id
-		RETURNING `+prefixed("jobs.", jobColumns),
+		RETURNING jobs.id, jobs.kind, jobs.args, jobs.state, jobs.attempt, jobs.max_attempts,
+			jobs.run_at, jobs.created_at, jobs.attempted_at, jobs.attempted_by, jobs.lease_until,
+			jobs.last_error, jobs.finalized_at`,
 		p.Now, kinds, p.Limit, p.Worker, p.Now.Add(p.Lease))
 	if err != nil {
 		return nil, interpretError(err, "claim jobs")
@@ -92,6 +98,24 @@ func (s *Store) RecordJobOutcomes(ctx context.Context, outcomes []tote.JobOutcom
 		return nil, interpretError(err, "record job outcomes")
 	}
 	return recorded, nil
+}
+
+// ExtendJobLeases is a running worker's heartbeat.
+func (s *Store) ExtendJobLeases(ctx context.Context, leases []tote.JobLease, until time.Time) (int64, error) {
+	ids := make([]int64, len(leases))
+	attempts := make([]int64, len(leases))
+	for i, l := range leases {
+		ids[i], attempts[i] = l.ID, int64(l.Attempt)
+	}
+	tag, err := s.pool.Exec(ctx, `
+		UPDATE jobs SET lease_until = $1
+		FROM unnest($2::bigint[], $3::bigint[]) AS l(id, attempt)
+		WHERE jobs.id = l.id AND jobs.attempt = l.attempt AND jobs.state = 'running'`,
+		until, ids, attempts)
+	if err != nil {
+		return 0, interpretError(err, "extend job leases")
+	}
+	return tag.RowsAffected(), nil
 }
 
 // RescueJobs takes back jobs whose worker's lease ran out.
@@ -169,34 +193,16 @@ func scanJobs(rows pgx.Rows) ([]*tote.Job, error) {
 	var jobs []*tote.Job
 	for rows.Next() {
 		var j tote.Job
-		var args string
+		var args []byte
 		if err := rows.Scan(&j.ID, &j.Kind, &args, &j.State, &j.Attempt, &j.MaxAttempts, &j.RunAt,
 			&j.CreatedAt, &j.AttemptedAt, &j.AttemptedBy, &j.LeaseUntil, &j.LastError,
 			&j.FinalizedAt); err != nil {
 			return nil, interpretError(err, "scan job")
 		}
-		j.Args = []byte(args)
+		j.Args = args
 		j.RunAt, j.CreatedAt = j.RunAt.UTC(), j.CreatedAt.UTC()
 		j.AttemptedAt, j.LeaseUntil, j.FinalizedAt = utc(j.AttemptedAt), utc(j.LeaseUntil), utc(j.FinalizedAt)
 		jobs = append(jobs, &j)
 	}
 	return jobs, interpretError(rows.Err(), "scan jobs")
-}
-
-// prefixed qualifies each column of a comma-separated list with a table.
-func prefixed(table, columns string) string {
-	var out []byte
-	start := true
-	for i := 0; i < len(columns); i++ {
-		c := columns[i]
-		if start && c != ' ' && c != '\n' && c != '\t' {
-			out = append(out, table...)
-			start = false
-		}
-		if c == ',' {
-			start = true
-		}
-		out = append(out, c)
-	}
-	return string(out)
 }

@@ -25,19 +25,12 @@ func (s *Store) ReserveIdempotencyKey(ctx context.Context, k *tote.IdempotencyKe
 	if n, _ := res.RowsAffected(); n == 1 {
 		return nil, true, interpretError(tx.Commit(), "commit")
 	}
-	var old tote.IdempotencyKey
-	var locked, created int64
-	err = tx.QueryRowContext(ctx, `
-		SELECT app_id, key, request_hash, done, response_code, response_body, locked_at, date_created
-		FROM idempotency_keys WHERE app_id = ? AND key = ?`, k.AppID, k.Key).Scan(
-		&old.AppID, &old.Key, &old.RequestHash, &old.Done, &old.ResponseCode, &old.ResponseBody,
-		&locked, &created)
+	old, err := findIdempotencyKey(ctx, tx, k.AppID, k.Key)
 	if err != nil {
-		return nil, false, interpretError(err, "find idempotency key")
+		return nil, false, err
 	}
-	old.LockedAt, old.DateCreated = fromMicros(locked), fromMicros(created)
 	if old.Done || !old.LockedAt.Before(staleBefore) || !bytes.Equal(old.RequestHash, k.RequestHash) {
-		return &old, false, nil
+		return old, false, nil
 	}
 	// The first handler died: take the key over.
 	if _, err := tx.ExecContext(ctx, `UPDATE idempotency_keys SET locked_at = ? WHERE app_id = ? AND key = ?`,
@@ -47,18 +40,43 @@ func (s *Store) ReserveIdempotencyKey(ctx context.Context, k *tote.IdempotencyKe
 	return nil, true, interpretError(tx.Commit(), "commit")
 }
 
-// CompleteIdempotencyKey stores the first response.
-func (s *Store) CompleteIdempotencyKey(ctx context.Context, appID int64, key string, code int, body []byte) error {
-	_, err := s.write.ExecContext(ctx, `
-		UPDATE idempotency_keys SET done = 1, response_code = ?, response_body = ?
-		WHERE app_id = ? AND key = ?`, code, body, appID, key)
-	return interpretError(err, "complete idempotency key")
+// FindIdempotencyKey reads a key.
+func (s *Store) FindIdempotencyKey(ctx context.Context, appID int64, key string) (*tote.IdempotencyKey, error) {
+	return findIdempotencyKey(ctx, s.read, appID, key)
 }
 
-// ReleaseIdempotencyKey forgets an unfinished key.
-func (s *Store) ReleaseIdempotencyKey(ctx context.Context, appID int64, key string) error {
+func findIdempotencyKey(ctx context.Context, q querier, appID int64, key string) (*tote.IdempotencyKey, error) {
+	var k tote.IdempotencyKey
+	var locked, created int64
+	err := q.QueryRowContext(ctx, `
+		SELECT app_id, key, request_hash, done, response_code, response_body, locked_at, date_created
+		FROM idempotency_keys WHERE app_id = ? AND key = ?`, appID, key).Scan(
+		&k.AppID, &k.Key, &k.RequestHash, &k.Done, &k.ResponseCode, &k.ResponseBody, &locked, &created)
+	if err != nil {
+		return nil, interpretError(err, "find idempotency key")
+	}
+	k.LockedAt, k.DateCreated = fromMicros(locked), fromMicros(created)
+	return &k, nil
+}
+
+// CompleteIdempotencyKey stores the first response, fenced by LockedAt.
+func (s *Store) CompleteIdempotencyKey(ctx context.Context, k *tote.IdempotencyKey, code int, body []byte) (bool, error) {
+	res, err := s.write.ExecContext(ctx, `
+		UPDATE idempotency_keys SET done = 1, response_code = ?, response_body = ?
+		WHERE app_id = ? AND key = ? AND locked_at = ? AND done = 0`,
+		code, body, k.AppID, k.Key, micros(k.LockedAt))
+	if err != nil {
+		return false, interpretError(err, "complete idempotency key")
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// ReleaseIdempotencyKey forgets an unfinished key, fenced by LockedAt.
+func (s *Store) ReleaseIdempotencyKey(ctx context.Context, k *tote.IdempotencyKey) error {
 	_, err := s.write.ExecContext(ctx,
-		`DELETE FROM idempotency_keys WHERE app_id = ? AND key = ? AND done = 0`, appID, key)
+		`DELETE FROM idempotency_keys WHERE app_id = ? AND key = ? AND locked_at = ? AND done = 0`,
+		k.AppID, k.Key, micros(k.LockedAt))
 	return interpretError(err, "release idempotency key")
 }
 

@@ -17,11 +17,15 @@ const jobColumns = `id, kind, args, state, attempt, max_attempts, run_at, create
 func (tx *Tx) InsertJobs(ctx context.Context, jobs []tote.JobParams) ([]int64, error) {
 	ids := make([]int64, 0, len(jobs))
 	for _, j := range jobs {
+		j, err := j.Prepared()
+		if err != nil {
+			return nil, err
+		}
 		var id int64
-		err := tx.tx.QueryRowContext(ctx, `
+		err = tx.tx.QueryRowContext(ctx, `
 			INSERT INTO jobs (kind, args, state, max_attempts, run_at, created_at)
 			VALUES (?, ?, 'available', ?, ?, ?) RETURNING id`,
-			j.Kind, []byte(j.Args), j.MaxAttempts, micros(j.RunAt), micros(j.RunAt)).Scan(&id)
+			j.Kind, []byte(j.Args), j.MaxAttempts, micros(j.RunAt), micros(j.CreatedAt)).Scan(&id)
 		if err != nil {
 			return nil, interpretError(err, "insert job")
 		}
@@ -86,6 +90,26 @@ func (s *Store) RecordJobOutcomes(ctx context.Context, outcomes []tote.JobOutcom
 		recorded[i] = n == 1
 	}
 	return recorded, interpretError(tx.Commit(), "commit job outcomes")
+}
+
+// ExtendJobLeases is a running worker's heartbeat.
+func (s *Store) ExtendJobLeases(ctx context.Context, leases []tote.JobLease, until time.Time) (int64, error) {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, interpretError(err, "begin")
+	}
+	defer tx.Rollback()
+	var n int64
+	for _, l := range leases {
+		res, err := tx.ExecContext(ctx, `UPDATE jobs SET lease_until = ?
+			WHERE id = ? AND attempt = ? AND state = 'running'`, micros(until), l.ID, l.Attempt)
+		if err != nil {
+			return 0, interpretError(err, "extend job lease")
+		}
+		m, _ := res.RowsAffected()
+		n += m
+	}
+	return n, interpretError(tx.Commit(), "commit job leases")
 }
 
 // RescueJobs takes back jobs whose worker's lease ran out.

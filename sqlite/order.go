@@ -3,7 +3,9 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/toteorg/tote"
 )
@@ -33,60 +35,100 @@ func (r reader) FindAppByID(ctx context.Context, id int64) (*tote.App, error) {
 	return &a, nil
 }
 
-// CreateOrder inserts o and its bags and sets their IDs.
+// CreateOrder inserts o, its bags and their SKU lines, and sets their IDs.
 func (tx *Tx) CreateOrder(ctx context.Context, o *tote.Order) error {
-	err := tx.tx.QueryRowContext(ctx, `
-		INSERT INTO orders (app_id, app_order_id, status, currency, sub_total, shipping_total,
-			tax_total, discount_total, total, date_created, date_submitted, date_last_modified)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-		o.AppID, o.AppOrderID, o.Status, o.Currency, o.SubTotal, o.ShippingTotal,
-		o.TaxTotal, o.DiscountTotal, o.Total, micros(o.DateCreated), nullMicros(o.DateSubmitted),
+	details, err := json.Marshal(o.Details)
+	if err != nil {
+		return err
+	}
+	err = tx.tx.QueryRowContext(ctx, `
+		INSERT INTO orders (app_id, app_order_id, referral_id, idempotency_key, status, currency,
+			sub_total, shipping_total, tax_total, discount_total, total, customer_email, details,
+			payment_intent_client_secret, date_created, date_submitted, date_last_modified)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		o.AppID, o.AppOrderID, o.ReferralID, nullString(o.IdempotencyKey), o.Status, o.Currency,
+		o.SubTotal, o.ShippingTotal, o.TaxTotal, o.DiscountTotal, o.Total, customerEmail(o), details,
+		o.PaymentIntentClientSecret, micros(o.DateCreated), nullMicros(o.DateSubmitted),
 		micros(o.DateLastModified)).Scan(&o.ID)
 	if err != nil {
 		return interpretError(err, "create order")
 	}
 	for _, b := range o.Bags {
 		b.OrderID, b.AppID = o.ID, o.AppID
-		err := tx.tx.QueryRowContext(ctx, `
-			INSERT INTO bags (order_id, app_id, merchant_id, status, financial_status,
+		shipping, err := json.Marshal(b.ShippingMethod)
+		if err != nil {
+			return err
+		}
+		err = tx.tx.QueryRowContext(ctx, `
+			INSERT INTO bags (order_id, app_id, merchant_id, merchant_name, platform, reference,
+				commission_rate, shipping_method, submit_attempts, status, financial_status,
 				fulfillment_status, version, external_id, currency, sub_total, shipping_total,
 				tax_total, discount_total, total, captured, refunded, event_seq, date_created,
 				date_submitted, date_last_modified, date_last_consolidated)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-			b.OrderID, b.AppID, b.MerchantID, b.Status, b.FinancialStatus, b.FulfillmentStatus,
-			b.Version, b.ExternalID, b.Currency, b.SubTotal, b.ShippingTotal, b.TaxTotal,
-			b.DiscountTotal, b.Total, b.Captured, b.Refunded, b.EventSeq, micros(b.DateCreated), nullMicros(b.DateSubmitted),
-			micros(b.DateLastModified), nullMicros(b.DateLastConsolidated)).Scan(&b.ID)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			RETURNING id`,
+			b.OrderID, b.AppID, b.MerchantID, b.MerchantName, b.Platform, b.Reference,
+			b.CommissionRate, shipping, b.SubmitAttempts, b.Status, b.FinancialStatus,
+			b.FulfillmentStatus, b.Version, b.ExternalID, b.Currency, b.SubTotal, b.ShippingTotal,
+			b.TaxTotal, b.DiscountTotal, b.Total, b.Captured, b.Refunded, b.EventSeq,
+			micros(b.DateCreated), nullMicros(b.DateSubmitted), micros(b.DateLastModified),
+			nullMicros(b.DateLastConsolidated)).Scan(&b.ID)
 		if err != nil {
 			return interpretError(err, "create bag")
+		}
+		for _, l := range b.Skus {
+			l.OrderID, l.BagID = o.ID, b.ID
+			err := tx.tx.QueryRowContext(ctx, `
+				INSERT INTO order_skus (order_id, bag_id, sku_id, merchant_id, name, quantity, price,
+					line_price, quantity_fulfilled, quantity_refunded, status)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+				l.OrderID, l.BagID, l.SkuID, l.MerchantID, l.Name, l.Quantity, l.Price, l.LinePrice,
+				l.QuantityFulfilled, l.QuantityRefunded, l.Status).Scan(&l.ID)
+			if err != nil {
+				return interpretError(err, "create order sku")
+			}
 		}
 	}
 	return nil
 }
 
-// UpdateOrder saves o's status, totals and dates.
+func customerEmail(o *tote.Order) string {
+	if o.Details.Customer == nil {
+		return ""
+	}
+	return strings.ToLower(o.Details.Customer.Email)
+}
+
+
+// UpdateOrder saves o's status, totals, details, client secret and dates.
 func (tx *Tx) UpdateOrder(ctx context.Context, o *tote.Order) error {
+	details, err := json.Marshal(o.Details)
+	if err != nil {
+		return err
+	}
 	res, err := tx.tx.ExecContext(ctx, `
-		UPDATE orders SET app_order_id = ?, status = ?, currency = ?, sub_total = ?,
-			shipping_total = ?, tax_total = ?, discount_total = ?, total = ?,
+		UPDATE orders SET app_order_id = ?, referral_id = ?, status = ?, currency = ?,
+			sub_total = ?, shipping_total = ?, tax_total = ?, discount_total = ?, total = ?,
+			customer_email = ?, details = ?, payment_intent_client_secret = ?,
 			date_submitted = ?, date_last_modified = ?
 		WHERE id = ?`,
-		o.AppOrderID, o.Status, o.Currency, o.SubTotal, o.ShippingTotal, o.TaxTotal,
-		o.DiscountTotal, o.Total, nullMicros(o.DateSubmitted), micros(o.DateLastModified), o.ID)
+		o.AppOrderID, o.ReferralID, o.Status, o.Currency, o.SubTotal, o.ShippingTotal, o.TaxTotal,
+		o.DiscountTotal, o.Total, customerEmail(o), details, o.PaymentIntentClientSecret,
+		nullMicros(o.DateSubmitted), micros(o.DateLastModified), o.ID)
 	return checkUpdated(res, err, fmt.Sprintf("update order %d", o.ID))
 }
 
-// UpdateBag saves b's statuses, version, external id, totals and dates.
+// UpdateBag saves b's statuses, version, external id, attempts, money and dates.
 func (tx *Tx) UpdateBag(ctx context.Context, b *tote.Bag) error {
 	res, err := tx.tx.ExecContext(ctx, `
 		UPDATE bags SET status = ?, financial_status = ?, fulfillment_status = ?, version = ?,
-			external_id = ?, sub_total = ?, shipping_total = ?, tax_total = ?,
+			external_id = ?, submit_attempts = ?, sub_total = ?, shipping_total = ?, tax_total = ?,
 			discount_total = ?, total = ?, captured = ?, refunded = ?, date_submitted = ?,
 			date_last_modified = ?, date_last_consolidated = ?
 		WHERE id = ?`,
-		b.Status, b.FinancialStatus, b.FulfillmentStatus, b.Version, b.ExternalID, b.SubTotal,
-		b.ShippingTotal, b.TaxTotal, b.DiscountTotal, b.Total, b.Captured, b.Refunded, nullMicros(b.DateSubmitted),
-		micros(b.DateLastModified), nullMicros(b.DateLastConsolidated), b.ID)
+		b.Status, b.FinancialStatus, b.FulfillmentStatus, b.Version, b.ExternalID, b.SubmitAttempts,
+		b.SubTotal, b.ShippingTotal, b.TaxTotal, b.DiscountTotal, b.Total, b.Captured, b.Refunded,
+		nullMicros(b.DateSubmitted), micros(b.DateLastModified), nullMicros(b.DateLastConsolidated), b.ID)
 	return checkUpdated(res, err, fmt.Sprintf("update bag %d", b.ID))
 }
 
@@ -102,31 +144,134 @@ func checkUpdated(res sql.Result, err error, what string) error {
 	return nil
 }
 
-const orderColumns = `id, app_id, app_order_id, status, currency, sub_total, shipping_total,
-	tax_total, discount_total, total, date_created, date_submitted, date_last_modified`
+const orderColumns = `id, app_id, app_order_id, referral_id, idempotency_key, status, currency,
+	sub_total, shipping_total, tax_total, discount_total, total, details,
+	payment_intent_client_secret, date_created, date_submitted, date_last_modified`
 
-func (r reader) FindOrderByID(ctx context.Context, id int64) (*tote.Order, error) {
+func scanOrder(row interface{ Scan(...any) error }) (*tote.Order, error) {
 	var o tote.Order
+	var key sql.NullString
+	var details []byte
 	var created, modified int64
 	var submitted sql.NullInt64
-	err := r.q.QueryRowContext(ctx, `SELECT `+orderColumns+` FROM orders WHERE id = ?`, id).Scan(
-		&o.ID, &o.AppID, &o.AppOrderID, &o.Status, &o.Currency, &o.SubTotal, &o.ShippingTotal,
-		&o.TaxTotal, &o.DiscountTotal, &o.Total, &created, &submitted, &modified)
-	if err != nil {
-		return nil, interpretError(err, fmt.Sprintf("find order %d", id))
-	}
-	o.DateCreated, o.DateSubmitted, o.DateLastModified = fromMicros(created), fromNullMicros(submitted), fromMicros(modified)
-	bags, err := r.findBags(ctx, `WHERE order_id = ? ORDER BY id`, id)
-	if err != nil {
+	if err := row.Scan(&o.ID, &o.AppID, &o.AppOrderID, &o.ReferralID, &key, &o.Status, &o.Currency,
+		&o.SubTotal, &o.ShippingTotal, &o.TaxTotal, &o.DiscountTotal, &o.Total, &details,
+		&o.PaymentIntentClientSecret, &created, &submitted, &modified); err != nil {
 		return nil, err
 	}
-	o.Bags = bags
+	if len(details) > 0 {
+		if err := json.Unmarshal(details, &o.Details); err != nil {
+			return nil, fmt.Errorf("order %d details: %w", o.ID, err)
+		}
+	}
+	o.IdempotencyKey = key.String
+	o.DateCreated, o.DateSubmitted, o.DateLastModified = fromMicros(created), fromNullMicros(submitted), fromMicros(modified)
 	return &o, nil
 }
 
-const bagColumns = `id, order_id, app_id, merchant_id, status, financial_status, fulfillment_status,
+func (r reader) FindOrderByID(ctx context.Context, id int64) (*tote.Order, error) {
+	o, err := scanOrder(r.q.QueryRowContext(ctx, `SELECT `+orderColumns+` FROM orders WHERE id = ?`, id))
+	if err != nil {
+		return nil, interpretError(err, fmt.Sprintf("find order %d", id))
+	}
+	return o, r.loadOrder(ctx, o)
+}
+
+func (r reader) FindOrderByIdempotencyKey(ctx context.Context, appID int64, key string) (*tote.Order, error) {
+	o, err := scanOrder(r.q.QueryRowContext(ctx,
+		`SELECT `+orderColumns+` FROM orders WHERE app_id = ? AND idempotency_key = ?`, appID, key))
+	if err != nil {
+		return nil, interpretError(err, "find order by idempotency key")
+	}
+	return o, r.loadOrder(ctx, o)
+}
+
+// loadOrder reads the order's bags (with their SKU lines), errors and
+// payment transactions.
+func (r reader) loadOrder(ctx context.Context, o *tote.Order) error {
+	bags, err := r.findBags(ctx, `WHERE order_id = ? ORDER BY id`, o.ID)
+	if err != nil {
+		return err
+	}
+	o.Bags = bags
+	if err := r.loadSkus(ctx, bags, `WHERE order_id = ?`, o.ID); err != nil {
+		return err
+	}
+	rows, err := r.q.QueryContext(ctx, `
+		SELECT id, order_id, bag_id, entity_type, entity_id, type, message, external_platform, date_created
+		FROM order_errors WHERE order_id = ? ORDER BY id`, o.ID)
+	if err != nil {
+		return interpretError(err, "find order errors")
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var e tote.OrderError
+		var bag sql.NullInt64
+		var created int64
+		if err := rows.Scan(&e.ID, &e.OrderID, &bag, &e.EntityType, &e.EntityID, &e.Type, &e.Message,
+			&e.ExternalPlatform, &created); err != nil {
+			return interpretError(err, "scan order error")
+		}
+		e.BagID, e.DateCreated = bag.Int64, fromMicros(created)
+		o.Errors = append(o.Errors, &e)
+	}
+	if err := rows.Err(); err != nil {
+		return interpretError(err, "find order errors")
+	}
+	trows, err := r.q.QueryContext(ctx, `
+		SELECT id, order_id, bag_id, type, amount, currency, status, payment_provider,
+			payment_provider_transaction_id, date_created
+		FROM payment_transactions WHERE order_id = ? ORDER BY id`, o.ID)
+	if err != nil {
+		return interpretError(err, "find payment transactions")
+	}
+	defer trows.Close()
+	for trows.Next() {
+		var t tote.PaymentTransaction
+		var bag sql.NullInt64
+		var created int64
+		if err := trows.Scan(&t.ID, &t.OrderID, &bag, &t.Type, &t.Amount, &t.Currency, &t.Status,
+			&t.PaymentProvider, &t.PaymentProviderTransactionID, &created); err != nil {
+			return interpretError(err, "scan payment transaction")
+		}
+		t.BagID, t.DateCreated = bag.Int64, fromMicros(created)
+		o.Transactions = append(o.Transactions, &t)
+	}
+	return interpretError(trows.Err(), "find payment transactions")
+}
+
+// loadSkus attaches the SKU lines selected by where to their bags.
+func (r reader) loadSkus(ctx context.Context, bags []*tote.Bag, where string, args ...any) error {
+	byID := make(map[int64]*tote.Bag, len(bags))
+	for _, b := range bags {
+		byID[b.ID] = b
+	}
+	rows, err := r.q.QueryContext(ctx, `
+		SELECT id, order_id, bag_id, sku_id, merchant_id, name, quantity, price, line_price,
+			quantity_fulfilled, quantity_refunded, status
+		FROM order_skus `+where+` ORDER BY id`, args...)
+	if err != nil {
+		return interpretError(err, "find order skus")
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var l tote.OrderSku
+		if err := rows.Scan(&l.ID, &l.OrderID, &l.BagID, &l.SkuID, &l.MerchantID, &l.Name, &l.Quantity,
+			&l.Price, &l.LinePrice, &l.QuantityFulfilled, &l.QuantityRefunded, &l.Status); err != nil {
+			return interpretError(err, "scan order sku")
+		}
+		if b := byID[l.BagID]; b != nil {
+			b.Skus = append(b.Skus, &l)
+		}
+	}
+	return interpretError(rows.Err(), "find order skus")
+}
+
+const bagColumns = `id, order_id, app_id, merchant_id, merchant_name, platform, reference,
+	commission_rate, shipping_method, submit_attempts, status, financial_status, fulfillment_status,
 	version, external_id, currency, sub_total, shipping_total, tax_total, discount_total, total,
-	captured, refunded, event_seq, date_created, date_submitted, date_last_modified, date_last_consolidated`
+	captured, refunded, event_seq, date_created, date_submitted, date_last_modified,
+	date_last_consolidated`
 
 func (r reader) FindBagByID(ctx context.Context, id int64) (*tote.Bag, error) {
 	bags, err := r.findBags(ctx, `WHERE id = ?`, id)
@@ -135,7 +280,7 @@ func (r reader) FindBagByID(ctx context.Context, id int64) (*tote.Bag, error) {
 	} else if len(bags) == 0 {
 		return nil, interpretError(sql.ErrNoRows, fmt.Sprintf("find bag %d", id))
 	}
-	return bags[0], nil
+	return bags[0], r.loadSkus(ctx, bags, `WHERE bag_id = ?`, id)
 }
 
 // LockOrder returns the order. The transaction already holds SQLite's
@@ -153,14 +298,21 @@ func (r reader) findBags(ctx context.Context, where string, args ...any) ([]*tot
 	var bags []*tote.Bag
 	for rows.Next() {
 		var b tote.Bag
+		var shipping []byte
 		var created, modified int64
 		var submitted, consolidated sql.NullInt64
-		if err := rows.Scan(&b.ID, &b.OrderID, &b.AppID, &b.MerchantID, &b.Status,
+		if err := rows.Scan(&b.ID, &b.OrderID, &b.AppID, &b.MerchantID, &b.MerchantName, &b.Platform,
+			&b.Reference, &b.CommissionRate, &shipping, &b.SubmitAttempts, &b.Status,
 			&b.FinancialStatus, &b.FulfillmentStatus, &b.Version, &b.ExternalID, &b.Currency,
 			&b.SubTotal, &b.ShippingTotal, &b.TaxTotal, &b.DiscountTotal, &b.Total, &b.Captured,
-			&b.Refunded, &b.EventSeq,
-			&created, &submitted, &modified, &consolidated); err != nil {
+			&b.Refunded, &b.EventSeq, &created, &submitted, &modified, &consolidated); err != nil {
 			return nil, interpretError(err, "scan bag")
+		}
+		if len(shipping) > 0 && string(shipping) != "null" {
+			b.ShippingMethod = new(tote.BagShippingMethod)
+			if err := json.Unmarshal(shipping, b.ShippingMethod); err != nil {
+				return nil, fmt.Errorf("bag %d shipping method: %w", b.ID, err)
+			}
 		}
 		b.DateCreated, b.DateSubmitted = fromMicros(created), fromNullMicros(submitted)
 		b.DateLastModified, b.DateLastConsolidated = fromMicros(modified), fromNullMicros(consolidated)
@@ -170,6 +322,38 @@ func (r reader) findBags(ctx context.Context, where string, args ...any) ([]*tot
 		return nil, interpretError(err, "find bags")
 	}
 	return bags, nil
+}
+
+// InsertOrderErrors appends errors to their order.
+func (tx *Tx) InsertOrderErrors(ctx context.Context, errs []*tote.OrderError) error {
+	for _, e := range errs {
+		err := tx.tx.QueryRowContext(ctx, `
+			INSERT INTO order_errors (order_id, bag_id, entity_type, entity_id, type, message,
+				external_platform, date_created)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			e.OrderID, nullInt(e.BagID), e.EntityType, e.EntityID, e.Type, e.Message,
+			e.ExternalPlatform, micros(e.DateCreated)).Scan(&e.ID)
+		if err != nil {
+			return interpretError(err, "insert order error")
+		}
+	}
+	return nil
+}
+
+// InsertPaymentTransactions appends payment transactions.
+func (tx *Tx) InsertPaymentTransactions(ctx context.Context, ts []*tote.PaymentTransaction) error {
+	for _, t := range ts {
+		err := tx.tx.QueryRowContext(ctx, `
+			INSERT INTO payment_transactions (order_id, bag_id, type, amount, currency, status,
+				payment_provider, payment_provider_transaction_id, date_created)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			t.OrderID, nullInt(t.BagID), t.Type, t.Amount, t.Currency, t.Status, t.PaymentProvider,
+			t.PaymentProviderTransactionID, micros(t.DateCreated)).Scan(&t.ID)
+		if err != nil {
+			return interpretError(err, "insert payment transaction")
+		}
+	}
+	return nil
 }
 
 // InsertStatusChange appends c to the audit trail.
@@ -237,7 +421,7 @@ func (r reader) FindEvents(ctx context.Context, orderID, bagID int64) ([]*tote.E
 	rows, err := r.q.QueryContext(ctx, `
 		SELECT id, app_id, type, order_id, bag_id, sequence, bag_version, payload, date_created
 		FROM events WHERE order_id = ? AND (? = 0 OR bag_id = ?)
-		ORDER BY date_created, bag_id, sequence`, orderID, bagID, bagID)
+		ORDER BY date_created, bag_id NULLS FIRST, sequence`, orderID, bagID, bagID)
 	if err != nil {
 		return nil, interpretError(err, "find events")
 	}

@@ -19,7 +19,8 @@ import (
 	"time"
 
 	"github.com/pressly/goose/v3"
-	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+	sqlitedriver "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/toteorg/tote"
 )
@@ -76,7 +77,10 @@ func Open(ctx context.Context, c Config) (*Store, error) {
 	pragmas.Add("_pragma", "synchronous("+c.Synchronous+")")
 	pragmas.Add("_pragma", "foreign_keys(1)")
 	pragmas.Add("_txlock", "immediate")
-	write, err := sql.Open("sqlite", "file:"+c.Path+"?"+pragmas.Encode())
+	// The path is escaped: SQLite decodes %XX in file: URIs, and a ? or #
+	// in a directory name would otherwise end the path.
+	path := (&url.URL{Path: c.Path}).EscapedPath()
+	write, err := sql.Open("sqlite", "file:"+path+"?"+pragmas.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open: %w", err)
 	}
@@ -93,7 +97,7 @@ func Open(ctx context.Context, c Config) (*Store, error) {
 	rp := url.Values{}
 	rp.Add("_pragma", "busy_timeout(10000)")
 	rp.Add("_pragma", "query_only(1)")
-	read, err := sql.Open("sqlite", "file:"+c.Path+"?"+rp.Encode())
+	read, err := sql.Open("sqlite", "file:"+path+"?"+rp.Encode())
 	if err != nil {
 		write.Close()
 		return nil, fmt.Errorf("sqlite: open readers: %w", err)
@@ -186,6 +190,10 @@ func interpretError(err error, what string) error {
 	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("%s: %w", what, tote.ErrNotFound)
+	}
+	var se *sqlitedriver.Error
+	if errors.As(err, &se) && (se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY) {
+		return fmt.Errorf("%s: %w", what, &tote.Error{Code: tote.ECONFLICT, Message: "Already exists."})
 	}
 	return fmt.Errorf("sqlite: %s: %w", what, err)
 }

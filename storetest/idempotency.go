@@ -18,7 +18,8 @@ func testIdempotency(t *testing.T, open Opener) {
 	s := open(t)
 	stale := T0.Add(-time.Minute)
 
-	old, ok, err := s.ReserveIdempotencyKey(ctx, key(1, "k1", "h1", T0), stale)
+	k1 := key(1, "k1", "h1", T0)
+	old, ok, err := s.ReserveIdempotencyKey(ctx, k1, stale)
 	noErr(t, err, "reserve")
 	if !ok || old != nil {
 		t.Fatalf("first reserve = %v, %v; want reserved", old, ok)
@@ -33,7 +34,23 @@ func testIdempotency(t *testing.T, open Opener) {
 	if ok || old == nil || old.Done || string(old.RequestHash) != "h1" {
 		t.Fatalf("in-flight reserve = %+v, %v", old, ok)
 	}
-	noErr(t, s.CompleteIdempotencyKey(ctx, 1, "k1", 201, []byte(`{"id":7}`)), "complete")
+	// A completion fenced by a lock that is not the key's changes nothing.
+	if ok, err := s.CompleteIdempotencyKey(ctx, key(1, "k1", "h1", T0.Add(time.Second)), 500, nil); err != nil || ok {
+		t.Fatalf("completion by a stale holder: %v, %v", ok, err)
+	}
+	ok, err = s.CompleteIdempotencyKey(ctx, k1, 201, []byte(`{"id":7}`))
+	noErr(t, err, "complete")
+	if !ok {
+		t.Fatal("the holder's completion was refused")
+	}
+	got, err := s.FindIdempotencyKey(ctx, 1, "k1")
+	noErr(t, err, "find")
+	if !got.Done || got.ResponseCode != 201 {
+		t.Fatalf("found key = %+v", got)
+	}
+	if _, err := s.FindIdempotencyKey(ctx, 1, "nope"); tote.ErrorCode(err) != tote.ENOTFOUND {
+		t.Fatalf("unknown key: %v", err)
+	}
 	old, ok, err = s.ReserveIdempotencyKey(ctx, key(1, "k1", "h1", T0.Add(time.Hour)), T0.Add(time.Hour))
 	noErr(t, err, "reserve done")
 	if ok || !old.Done || old.ResponseCode != 201 || string(old.ResponseBody) != `{"id":7}` {
@@ -47,17 +64,21 @@ func testIdempotency(t *testing.T, open Opener) {
 	if _, ok, _ := s.ReserveIdempotencyKey(ctx, key(1, "k2", "other", T0.Add(time.Hour)), T0.Add(time.Minute)); ok {
 		t.Fatal("a different request took over an in-flight key")
 	}
-	if _, ok, _ := s.ReserveIdempotencyKey(ctx, key(1, "k2", "h2", T0.Add(time.Hour)), T0.Add(time.Minute)); !ok {
+	taker := key(1, "k2", "h2", T0.Add(time.Hour))
+	if _, ok, _ := s.ReserveIdempotencyKey(ctx, taker, T0.Add(time.Minute)); !ok {
 		t.Fatal("a stale in-flight key was not taken over")
 	}
-
-	// Released keys can be used again.
-	noErr(t, s.ReleaseIdempotencyKey(ctx, 1, "k2"), "release")
+	// The dead holder's release no longer applies; the taker's does.
+	noErr(t, s.ReleaseIdempotencyKey(ctx, key(1, "k2", "h2", T0)), "stale release")
+	if _, err := s.FindIdempotencyKey(ctx, 1, "k2"); err != nil {
+		t.Fatalf("a stale holder released the key: %v", err)
+	}
+	noErr(t, s.ReleaseIdempotencyKey(ctx, taker), "release")
 	if _, ok, _ := s.ReserveIdempotencyKey(ctx, key(1, "k2", "h3", T0), stale); !ok {
 		t.Fatal("a released key could not be reserved")
 	}
 	// Released does not touch completed keys.
-	noErr(t, s.ReleaseIdempotencyKey(ctx, 1, "k1"), "release done")
+	noErr(t, s.ReleaseIdempotencyKey(ctx, k1), "release done")
 	if old, ok, _ := s.ReserveIdempotencyKey(ctx, key(1, "k1", "h1", T0), stale); ok || !old.Done {
 		t.Fatal("release forgot a completed key")
 	}

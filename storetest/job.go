@@ -99,7 +99,7 @@ func testJobs(t *testing.T, open Opener) {
 func testJobFencingAndRescue(t *testing.T, open Opener) {
 	ctx := context.Background()
 	s := open(t)
-	ids := InsertJobs(t, s, "k", 2, T0, 2)
+	InsertJobs(t, s, "k", 2, T0, 2)
 	first := claim(t, s, "dead-worker", 2, T0)
 
 	n, err := s.RescueJobs(ctx, T0.Add(59*time.Second))
@@ -115,20 +115,51 @@ func testJobFencingAndRescue(t *testing.T, open Opener) {
 	}
 	ok, err := s.RecordJobOutcomes(ctx, []tote.JobOutcome{
 		{ID: first[0].ID, Attempt: 1, Now: T0, State: tote.JobStateCompleted},
-		{ID: second[1].ID, Attempt: 2, Now: T0, State: tote.JobStateAvailable, RetryAt: T0},
+		{ID: second[1].ID, Attempt: 2, Now: T0, State: tote.JobStateCompleted},
 	})
 	noErr(t, err, "late outcome")
 	equal(t, "recorded (lost worker's outcome, live worker's outcome)", ok, []bool{false, true})
-	second = append(second[:1], claim(t, s, "live-worker", 1, T0.Add(62*time.Second))...)
-	// Out of attempts: the next rescue discards instead of requeueing.
+
+	// The other job's second worker dies too; out of attempts, the next
+	// rescue discards it instead of requeueing it.
 	n, err = s.RescueJobs(ctx, T0.Add(3*time.Minute))
 	noErr(t, err, "rescue")
-	equal(t, "rescued", n, int64(2))
-	for _, id := range ids {
-		j, err := s.FindJobByID(ctx, id)
-		noErr(t, err, "find")
-		if j.State != tote.JobStateDiscarded || j.FinalizedAt == nil {
-			t.Fatalf("job out of attempts after rescue = %s (finalized %v), want discarded", j.State, j.FinalizedAt)
+	equal(t, "rescued", n, int64(1))
+	j, err := s.FindJobByID(ctx, second[0].ID)
+	noErr(t, err, "find")
+	if j.State != tote.JobStateDiscarded || j.FinalizedAt == nil {
+		t.Fatalf("job out of attempts after rescue = %s (finalized %v), want discarded", j.State, j.FinalizedAt)
+	}
+	if j, _ := s.FindJobByID(ctx, second[1].ID); j.State != tote.JobStateCompleted {
+		t.Fatalf("completed job = %s", j.State)
+	}
+}
+
+// testJobParams: both stores insert only prepared jobs, with the same
+// defaults and the same refusals.
+func testJobParams(t *testing.T, open Opener) {
+	ctx := context.Background()
+	s := open(t)
+	var ids []int64
+	noErr(t, s.InTx(ctx, func(tx tote.Tx) error {
+		var err error
+		ids, err = tx.InsertJobs(ctx, []tote.JobParams{{Kind: "k", RunAt: T0}})
+		return err
+	}), "insert with defaults")
+	j, err := s.FindJobByID(ctx, ids[0])
+	noErr(t, err, "find")
+	if string(j.Args) != "{}" || j.MaxAttempts != tote.DefaultJobMaxAttempts || !j.CreatedAt.Equal(T0) {
+		t.Fatalf("defaults: args %s, max attempts %d, created %v", j.Args, j.MaxAttempts, j.CreatedAt)
+	}
+	for name, p := range map[string]tote.JobParams{
+		"NoRunAt":  {Kind: "k"},
+		"NoKind":   {RunAt: T0},
+		"BadJSON":  {Kind: "k", RunAt: T0, Args: []byte("{")},
+		"Negative": {Kind: "k", RunAt: T0, MaxAttempts: -1},
+	} {
+		err := s.InTx(ctx, func(tx tote.Tx) error { _, err := tx.InsertJobs(ctx, []tote.JobParams{p}); return err })
+		if tote.ErrorCode(err) != tote.EINVALID {
+			t.Errorf("%s: err = %v, want EINVALID", name, err)
 		}
 	}
 }

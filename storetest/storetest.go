@@ -23,10 +23,13 @@ func Run(t *testing.T, open Opener) {
 	t.Run("Events", func(t *testing.T) { t.Parallel(); testEvents(t, open) })
 	t.Run("ConcurrentBagWriters", func(t *testing.T) { t.Parallel(); testConcurrentBagWriters(t, open) })
 	t.Run("Jobs", func(t *testing.T) { t.Parallel(); testJobs(t, open) })
+	t.Run("JobParams", func(t *testing.T) { t.Parallel(); testJobParams(t, open) })
 	t.Run("JobFencingAndRescue", func(t *testing.T) { t.Parallel(); testJobFencingAndRescue(t, open) })
 	t.Run("ConcurrentClaims", func(t *testing.T) { t.Parallel(); testConcurrentClaims(t, open) })
 	t.Run("Idempotency", func(t *testing.T) { t.Parallel(); testIdempotency(t, open) })
 	t.Run("ConcurrentIdempotency", func(t *testing.T) { t.Parallel(); testConcurrentIdempotency(t, open) })
+	t.Run("Sandbox", func(t *testing.T) { t.Parallel(); testSandbox(t, open) })
+	t.Run("Catalog", func(t *testing.T) { t.Parallel(); testCatalog(t, open) })
 }
 
 // App creates an app (fixture).

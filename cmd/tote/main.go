@@ -3,6 +3,8 @@
 //	tote serve     run the API and the workers
 //	tote migrate   bring the database schema up to date
 //	tote apps      manage apps (channels)
+//	tote merchants manage merchants
+//	tote catalog   import a catalog file
 //	tote bench     measure this machine
 //
 // Every command takes --data-dir (embedded SQLite, default ./tote-data) or
@@ -16,8 +18,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"syscall"
 )
 
 const usage = `Usage: tote <command> [flags]
@@ -26,15 +26,17 @@ Commands:
   serve      run the HTTP API and the background workers
   migrate    bring the database schema up to date and exit
   apps       manage apps: tote apps create --name NAME
+  merchants  manage merchants: tote merchants create --name NAME --currency USD
+  catalog    load merchants, SKUs, shipping and tax: tote catalog import FILE.json
   bench      measure this machine: tote bench jobs
 
 Run 'tote <command> -h' for a command's flags.
 `
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
+	// Only tote serve handles signals (it drains); the other commands stop
+	// at once.
+	err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		os.Exit(2)
 	} else if err != nil {
@@ -55,6 +57,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runMigrate(ctx, rest, stdout, stderr)
 	case "apps":
 		return runApps(ctx, rest, stdout, stderr)
+	case "merchants":
+		return runMerchants(ctx, rest, stdout, stderr)
+	case "catalog":
+		return runCatalog(ctx, rest, stdout, stderr)
 	case "bench":
 		return runBench(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":

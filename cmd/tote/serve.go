@@ -5,13 +5,16 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/toteorg/tote"
@@ -48,10 +51,15 @@ func parseServe(args []string, stderr io.Writer) (*serveConfig, error) {
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
+	if err := errors.Join(envErrs...); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 
 func runServe(ctx context.Context, args []string, stderr io.Writer) error {
+	ctx, stopSignals := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stopSignals()
 	c, err := parseServe(args, stderr)
 	if err != nil {
 		return err
@@ -108,6 +116,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	case <-ctx.Done():
 	}
+	stopSignals() // a second SIGTERM or Ctrl-C now kills the process at once
 	log.Info("shutting down: draining requests and jobs", "timeout", c.drainTimeout.String())
 	drainCtx, cancel := context.WithTimeout(context.Background(), c.drainTimeout)
 	defer cancel()
@@ -120,7 +129,15 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	select {
 	case <-done:
 	case <-drainCtx.Done():
-		log.Warn("jobs still running at the drain timeout; their leases will expire and they will be retried")
+		// End the jobs still running and give their outcomes a moment to
+		// be recorded; any job left running is retried once its lease ends.
+		log.Warn("jobs still running at the drain timeout; cancelling them")
+		runner.Abort()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			log.Warn("jobs did not stop; they will be rescued when their leases end")
+		}
 	}
 	if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
@@ -148,16 +165,33 @@ func pruneIdempotencyKeys(ctx context.Context, store tote.Store, clock tote.Cloc
 	}
 }
 
+// envInt and envDuration read a flag's default from the environment; a
+// value that does not parse is remembered in envErrs and refused, rather
+// than quietly replaced by the default.
+var envErrs []error
+
 func envInt(name string, def int) int {
-	if v, err := strconv.Atoi(os.Getenv(name)); err == nil {
-		return v
+	s := os.Getenv(name)
+	if s == "" {
+		return def
 	}
-	return def
+	v, err := strconv.Atoi(s)
+	if err != nil {
+		envErrs = append(envErrs, fmt.Errorf("%s=%q: not a whole number", name, s))
+		return def
+	}
+	return v
 }
 
 func envDuration(name string, def time.Duration) time.Duration {
-	if v, err := time.ParseDuration(os.Getenv(name)); err == nil {
-		return v
+	s := os.Getenv(name)
+	if s == "" {
+		return def
 	}
-	return def
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		envErrs = append(envErrs, fmt.Errorf("%s=%q: not a duration such as 30s", name, s))
+		return def
+	}
+	return v
 }

@@ -73,7 +73,7 @@ CREATE TABLE events (
     bag_id       BIGINT,
     sequence     BIGINT NOT NULL DEFAULT 0,
     bag_version  BIGINT NOT NULL DEFAULT 0,
-    payload      JSONB,
+    payload      BYTEA,
     date_created TIMESTAMPTZ NOT NULL
 );
 CREATE INDEX events_order ON events (order_id, date_created, sequence);
@@ -82,7 +82,7 @@ CREATE UNIQUE INDEX events_bag_sequence ON events (bag_id, sequence) WHERE bag_i
 CREATE TABLE jobs (
     id           BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     kind         TEXT    NOT NULL,
-    args         JSONB    NOT NULL,
+    args         BYTEA    NOT NULL,
     state        TEXT    NOT NULL,
     attempt      BIGINT NOT NULL DEFAULT 0,
     max_attempts BIGINT NOT NULL,

@@ -1,0 +1,190 @@
+package sandbox
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptrace"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/toteorg/tote"
+)
+
+// DefaultTimeout bounds each call of a Connector that sets none.
+const DefaultTimeout = 5 * time.Second
+
+// Connector is Tote's connector to the sandbox platform, over HTTP.
+type Connector struct {
+	// BaseURL is where the platform's API is served, e.g.
+	// "http://127.0.0.1:41234" (no trailing slash needed).
+	BaseURL string
+	// Key is sent in X-Sandbox-Key.
+	Key string
+	// Timeout bounds each call, answer included (DefaultTimeout if zero).
+	Timeout time.Duration
+	// Client makes the requests (http.DefaultClient if nil).
+	Client *http.Client
+	// Clock reads Retry-After dates (tote.SystemClock if nil).
+	Clock tote.Clock
+}
+
+var _ tote.Platform = (*Connector)(nil)
+
+// Submit places the order; see the package doc for how each answer maps
+// to a *tote.PlatformError.
+func (c *Connector) Submit(ctx context.Context, o tote.PlatformOrder) (*tote.PlatformRecord, error) {
+	body, err := json.Marshal(toOrderJSON(o))
+	if err != nil {
+		return nil, &tote.PlatformError{Kind: tote.PlatformRejected, Type: errorTypeSubmit, Message: "encode order: " + err.Error()}
+	}
+	res, err := c.call(ctx, http.MethodPost, "/orders", body)
+	if err != nil {
+		if res.sent {
+			return nil, &tote.PlatformError{Kind: tote.PlatformUnknown, Type: errorTypeSubmit,
+				Message: "no answer from the sandbox platform: " + err.Error()}
+		}
+		return nil, &tote.PlatformError{Kind: tote.PlatformRetryable, Type: errorTypeSubmit,
+			Message: "could not reach the sandbox platform: " + err.Error()}
+	}
+	switch {
+	case res.status >= 200 && res.status < 300:
+		rec, err := toRecord(res.body)
+		if err != nil { // it said yes, but to what: ask before trying again
+			return nil, &tote.PlatformError{Kind: tote.PlatformUnknown, Type: errorTypeSubmit,
+				Message: "unreadable answer from the sandbox platform: " + err.Error()}
+		}
+		return rec, nil
+	case res.status == http.StatusTooManyRequests || res.status == http.StatusRequestTimeout || res.status >= 500:
+		e := res.platformError(tote.PlatformRetryable)
+		e.RetryAfter = retryAfter(res.header.Get("Retry-After"), c.clock().Now())
+		return nil, e
+	case res.status >= 400:
+		return nil, res.platformError(tote.PlatformRejected)
+	default:
+		return nil, res.platformError(tote.PlatformUnknown)
+	}
+}
+
+// Lookup finds the order placed with reference.
+func (c *Connector) Lookup(ctx context.Context, merchantID int64, reference string) (*tote.PlatformRecord, error) {
+	q := url.Values{"merchant_id": {strconv.FormatInt(merchantID, 10)}, "reference": {reference}}
+	res, err := c.call(ctx, http.MethodGet, "/orders?"+q.Encode(), nil)
+	if err != nil {
+		return nil, &tote.PlatformError{Kind: tote.PlatformRetryable, Type: errorTypeSubmit,
+			Message: "could not ask the sandbox platform: " + err.Error()}
+	}
+	switch {
+	case res.status == http.StatusOK:
+		rec, err := toRecord(res.body)
+		if err != nil {
+			return nil, &tote.PlatformError{Kind: tote.PlatformRetryable, Type: errorTypeSubmit,
+				Message: "unreadable answer from the sandbox platform: " + err.Error()}
+		}
+		return rec, nil
+	case res.status == http.StatusNotFound:
+		return nil, fmt.Errorf("sandbox order %q of merchant %d: %w", reference, merchantID, tote.ErrNotFound)
+	default:
+		e := res.platformError(tote.PlatformRetryable)
+		e.RetryAfter = retryAfter(res.header.Get("Retry-After"), c.clock().Now())
+		return nil, e
+	}
+}
+
+// reply is what came back from one call; sent says whether the request
+// had been written out, after which the platform may have acted on it.
+type reply struct {
+	sent   bool
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (c *Connector) call(ctx context.Context, method, path string, body []byte) (reply, error) {
+	ctx, cancel := context.WithTimeout(ctx, cmp.Or(c.Timeout, DefaultTimeout))
+	defer cancel()
+	var sent atomic.Bool
+	// Conservative: a request counts as sent as soon as the transport tried
+	// to write it, even if the write failed part way.
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		WroteRequest: func(httptrace.WroteRequestInfo) { sent.Store(true) },
+	})
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(c.BaseURL, "/")+path, rd)
+	if err != nil {
+		return reply{}, err
+	}
+	req.Header.Set(KeyHeader, c.Key)
+	req.Header.Set("Accept", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	client := c.Client
+	if client == nil {
+		client = http.DefaultClient
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return reply{sent: sent.Load()}, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	if err != nil { // the answer was cut off: the request was certainly sent
+		return reply{sent: true}, fmt.Errorf("read answer: %w", err)
+	}
+	return reply{sent: true, status: resp.StatusCode, header: resp.Header, body: b}, nil
+}
+
+// platformError reads the platform's refusal.
+func (r reply) platformError(kind string) *tote.PlatformError {
+	var e errorResponse
+	json.Unmarshal(r.body, &e)
+	return &tote.PlatformError{
+		Kind:    kind,
+		Type:    cmp.Or(e.Type, errorTypeSubmit),
+		Message: cmp.Or(e.Message, fmt.Sprintf("sandbox platform answered %d %s", r.status, http.StatusText(r.status))),
+	}
+}
+
+func toRecord(body []byte) (*tote.PlatformRecord, error) {
+	var o orderResponse
+	if err := json.Unmarshal(body, &o); err != nil {
+		return nil, err
+	}
+	if o.ExternalID == "" {
+		return nil, fmt.Errorf("no external_id")
+	}
+	return &tote.PlatformRecord{ExternalID: o.ExternalID, Reference: o.Reference, Status: o.Status,
+		DateCreated: o.DateCreated.UTC()}, nil
+}
+
+// retryAfter reads a Retry-After header: seconds or an HTTP date.
+func retryAfter(v string, now time.Time) time.Duration {
+	if v == "" {
+		return 0
+	}
+	if s, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil {
+		return time.Duration(max(s, 0)) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(t.Sub(now), 0)
+	}
+	return 0
+}
+
+func (c *Connector) clock() tote.Clock {
+	if c.Clock == nil {
+		return tote.SystemClock{}
+	}
+	return c.Clock
+}

@@ -1,0 +1,241 @@
+package sandbox
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/toteorg/tote"
+)
+
+// KeyHeader carries the key shared by the platform and its connector.
+const KeyHeader = "X-Sandbox-Key"
+
+// Statuses of the platform's orders.
+const (
+	OrderStatusAccepted    = "ACCEPTED"
+	OrderStatusBackordered = "BACKORDERED"
+)
+
+// maxBody caps request bodies, as the API does.
+const maxBody = 1 << 20
+
+// Store is what the platform keeps and reads: its own records, and the
+// merchants' behaviours. A tote.Store is one.
+type Store interface {
+	FindMerchantByID(ctx context.Context, id int64) (*tote.Merchant, error)
+	tote.SandboxStore
+}
+
+// Platform is the simulated commerce platform's HTTP API. Set the fields,
+// then serve Handler.
+type Platform struct {
+	Store Store
+	// Key authenticates callers (X-Sandbox-Key); with none, every request
+	// is refused.
+	Key    string
+	Clock  tote.Clock
+	Logger *slog.Logger
+}
+
+// Handler returns the platform's API.
+func (p *Platform) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /orders", p.handlePlace)
+	mux.HandleFunc("GET /orders", p.handleLookup)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writePlatformError(w, http.StatusNotFound, "NOT_FOUND", "No route "+r.Method+" "+r.URL.Path+".")
+	})
+	return p.authenticate(mux)
+}
+
+func (p *Platform) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p.Key == "" || subtle.ConstantTimeCompare([]byte(r.Header.Get(KeyHeader)), []byte(p.Key)) != 1 {
+			writePlatformError(w, http.StatusUnauthorized, errorTypeSubmit, "Missing or wrong "+KeyHeader+".")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// Order error types the platform's failures mean to Tote (API.md).
+const (
+	errorTypeSubmit  = "EXTERNAL_SUBMIT_CART"
+	errorTypeAddItem = "EXTERNAL_ADD_ITEM"
+)
+
+func (p *Platform) handlePlace(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	var req orderJSON
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody)).Decode(&req); err != nil {
+		writePlatformError(w, http.StatusBadRequest, errorTypeSubmit, "Malformed order: "+err.Error())
+		return
+	}
+	if msg := req.validate(); msg != "" {
+		writePlatformError(w, http.StatusBadRequest, errorTypeSubmit, msg)
+		return
+	}
+	b, ok := p.behaviour(w, r, req.MerchantID)
+	if !ok || !wait(ctx, b.LatencyMS) {
+		return
+	}
+	attempt, err := p.Store.CountSandboxAttempt(ctx, req.MerchantID, req.Reference)
+	if err != nil {
+		p.internalError(w, r, err)
+		return
+	}
+	existing, err := p.Store.FindSandboxOrder(ctx, req.MerchantID, req.Reference)
+	if err == nil {
+		p.answer(w, r, b, http.StatusOK, existing)
+		return
+	} else if !errors.Is(err, tote.ErrNotFound) {
+		p.internalError(w, r, err)
+		return
+	}
+
+	switch b.Submit {
+	case tote.SandboxReject:
+		writePlatformError(w, http.StatusUnprocessableEntity, errorTypeSubmit, "The store refused the order.")
+		return
+	case tote.SandboxFailRetryable:
+		if attempt <= int64(b.FailTimes) {
+			writePlatformError(w, http.StatusServiceUnavailable, errorTypeSubmit,
+				fmt.Sprintf("The store is unavailable (attempt %d of the %d that fail).", attempt, b.FailTimes))
+			return
+		}
+	}
+
+	status := OrderStatusAccepted
+	if b.Backorder {
+		status = OrderStatusBackordered
+	}
+	body, err := json.Marshal(req)
+	if err != nil {
+		p.internalError(w, r, err)
+		return
+	}
+	params := tote.SandboxOrderParams{
+		MerchantID: req.MerchantID, ExternalID: newExternalID(), Reference: req.Reference, Status: status,
+		Body: body, Total: req.Total, Currency: req.Currency, DateCreated: p.now(),
+	}
+	for _, l := range req.Lines {
+		params.Lines = append(params.Lines, tote.SandboxLine{SkuID: l.SkuID, Quantity: l.Quantity})
+	}
+	o, created, err := p.Store.PlaceSandboxOrder(ctx, params)
+	switch {
+	case errors.Is(err, tote.ErrSandboxItemUnavailable):
+		writePlatformError(w, http.StatusConflict, errorTypeAddItem, tote.ErrorMessage(err))
+		return
+	case err != nil:
+		p.internalError(w, r, err)
+		return
+	}
+	code := http.StatusOK
+	if created {
+		code = http.StatusCreated
+	}
+	p.answer(w, r, b, code, o)
+}
+
+// answer writes the order, or, for a TIMEOUT merchant, nothing until the
+// caller has given up.
+func (p *Platform) answer(w http.ResponseWriter, r *http.Request, b tote.SandboxBehaviour, code int, o *tote.SandboxOrder) {
+	if b.Submit == tote.SandboxTimeout {
+		<-r.Context().Done()
+		return
+	}
+	writeJSON(w, code, toOrderResponse(o))
+}
+
+func (p *Platform) handleLookup(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	merchantID, err := strconv.ParseInt(r.URL.Query().Get("merchant_id"), 10, 64)
+	reference := r.URL.Query().Get("reference")
+	if err != nil || merchantID <= 0 || reference == "" {
+		writePlatformError(w, http.StatusBadRequest, errorTypeSubmit, "merchant_id and reference are required.")
+		return
+	}
+	b, ok := p.behaviour(w, r, merchantID)
+	if !ok || !wait(ctx, b.LatencyMS) {
+		return
+	}
+	o, err := p.Store.FindSandboxOrder(ctx, merchantID, reference)
+	if errors.Is(err, tote.ErrNotFound) {
+		writePlatformError(w, http.StatusNotFound, "NOT_FOUND", "No order with that reference.")
+		return
+	} else if err != nil {
+		p.internalError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toOrderResponse(o))
+}
+
+// behaviour reads the merchant's sandbox behaviour; an unknown merchant, or
+// one on another platform, is a store the platform does not have (404).
+func (p *Platform) behaviour(w http.ResponseWriter, r *http.Request, merchantID int64) (tote.SandboxBehaviour, bool) {
+	m, err := p.Store.FindMerchantByID(r.Context(), merchantID)
+	if err == nil && m.Platform != tote.PlatformSandbox {
+		err = tote.ErrNotFound
+	}
+	if errors.Is(err, tote.ErrNotFound) {
+		writePlatformError(w, http.StatusNotFound, errorTypeSubmit, fmt.Sprintf("No sandbox store for merchant %d.", merchantID))
+		return tote.SandboxBehaviour{}, false
+	} else if err != nil {
+		p.internalError(w, r, err)
+		return tote.SandboxBehaviour{}, false
+	}
+	return m.Sandbox, true
+}
+
+// wait sleeps for the merchant's latency; false when the caller gave up
+// first (then nothing is answered: nobody is listening).
+func wait(ctx context.Context, ms int) bool {
+	if ms <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(time.Duration(ms) * time.Millisecond)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func (p *Platform) internalError(w http.ResponseWriter, r *http.Request, err error) {
+	if r.Context().Err() != nil { // the caller has gone; the error is its cancellation
+		return
+	}
+	p.logger().ErrorContext(r.Context(), "sandbox platform request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	writePlatformError(w, http.StatusInternalServerError, errorTypeSubmit, "The store had an internal error.")
+}
+
+func (p *Platform) now() time.Time {
+	if p.Clock == nil {
+		return tote.SystemClock{}.Now()
+	}
+	return p.Clock.Now()
+}
+
+func (p *Platform) logger() *slog.Logger {
+	if p.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return p.Logger
+}
+
+// newExternalID makes the platform's id of a new order. It is random rather
+// than sequential so that ids come from Go on both stores; the unique index
+// on external_id guards the (negligible) chance of a repeat.
+func newExternalID() string {
+	return "sbx_ord_" + strconv.FormatInt(rand.Int64N(1<<62)+1, 10)
+}

@@ -1,0 +1,197 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/toteorg/tote"
+)
+
+// The records of the built-in sandboxes (tote.SandboxStore). Every write
+// goes through the single writer connection in an IMMEDIATE transaction, so
+// placements, inventory decrements and intent updates are serialized.
+
+const sandboxOrderColumns = `id, merchant_id, external_id, reference, status, body, total, currency, date_created`
+
+// PlaceSandboxOrder creates the order and takes its lines out of inventory,
+// unless the reference was placed already.
+func (s *Store) PlaceSandboxOrder(ctx context.Context, p tote.SandboxOrderParams) (*tote.SandboxOrder, bool, error) {
+	demand, err := p.Demand()
+	if err != nil {
+		return nil, false, err
+	}
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, false, interpretError(err, "begin")
+	}
+	defer tx.Rollback()
+	var id int64
+	err = tx.QueryRowContext(ctx, `
+		INSERT INTO sandbox_orders (merchant_id, external_id, reference, status, body, total, currency, date_created)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (merchant_id, reference) DO NOTHING RETURNING id`,
+		p.MerchantID, p.ExternalID, p.Reference, p.Status, p.Body, p.Total, p.Currency, micros(p.DateCreated)).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) { // placed before: change nothing
+		o, err := findSandboxOrder(ctx, tx, p.MerchantID, p.Reference)
+		return o, false, err
+	} else if err != nil {
+		return nil, false, interpretError(err, "place sandbox order")
+	}
+	for _, l := range demand {
+		res, err := tx.ExecContext(ctx, `
+			UPDATE skus SET inventory = inventory - ?, date_last_modified = ?
+			WHERE id = ? AND merchant_id = ? AND inventory >= ?`,
+			l.Quantity, micros(p.DateCreated), l.SkuID, p.MerchantID, l.Quantity)
+		if err != nil {
+			return nil, false, interpretError(err, "take sandbox inventory")
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			continue
+		}
+		var left int64
+		err = tx.QueryRowContext(ctx, `SELECT inventory FROM skus WHERE id = ? AND merchant_id = ?`,
+			l.SkuID, p.MerchantID).Scan(&left)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, false, tote.SandboxUnknownItem(l.SkuID)
+		} else if err != nil {
+			return nil, false, interpretError(err, "read sandbox inventory")
+		}
+		return nil, false, tote.SandboxShortage(left)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, false, interpretError(err, "commit")
+	}
+	return &tote.SandboxOrder{ID: id, MerchantID: p.MerchantID, ExternalID: p.ExternalID, Reference: p.Reference,
+		Status: p.Status, Body: p.Body, Total: p.Total, Currency: p.Currency, DateCreated: fromMicros(micros(p.DateCreated))}, true, nil
+}
+
+// CountSandboxAttempt adds one to the reference's attempts.
+func (s *Store) CountSandboxAttempt(ctx context.Context, merchantID int64, reference string) (int64, error) {
+	var n int64
+	err := s.write.QueryRowContext(ctx, `
+		INSERT INTO sandbox_attempts (merchant_id, reference, attempts) VALUES (?, ?, 1)
+		ON CONFLICT (merchant_id, reference) DO UPDATE SET attempts = attempts + 1
+		RETURNING attempts`, merchantID, reference).Scan(&n)
+	return n, interpretError(err, "count sandbox attempt")
+}
+
+// FindSandboxOrder returns the order placed with reference.
+func (s *Store) FindSandboxOrder(ctx context.Context, merchantID int64, reference string) (*tote.SandboxOrder, error) {
+	return findSandboxOrder(ctx, s.read, merchantID, reference)
+}
+
+func findSandboxOrder(ctx context.Context, q querier, merchantID int64, reference string) (*tote.SandboxOrder, error) {
+	o, err := scanSandboxOrder(q.QueryRowContext(ctx, `SELECT `+sandboxOrderColumns+`
+		FROM sandbox_orders WHERE merchant_id = ? AND reference = ?`, merchantID, reference))
+	if err != nil {
+		return nil, interpretError(err, fmt.Sprintf("find sandbox order %q of merchant %d", reference, merchantID))
+	}
+	return o, nil
+}
+
+// FindSandboxOrders returns the merchant's orders, oldest first.
+func (s *Store) FindSandboxOrders(ctx context.Context, merchantID int64) ([]*tote.SandboxOrder, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT `+sandboxOrderColumns+`
+		FROM sandbox_orders WHERE merchant_id = ? ORDER BY id`, merchantID)
+	if err != nil {
+		return nil, interpretError(err, "find sandbox orders")
+	}
+	defer rows.Close()
+	out := []*tote.SandboxOrder{}
+	for rows.Next() {
+		o, err := scanSandboxOrder(rows)
+		if err != nil {
+			return nil, interpretError(err, "scan sandbox order")
+		}
+		out = append(out, o)
+	}
+	return out, interpretError(rows.Err(), "find sandbox orders")
+}
+
+func scanSandboxOrder(row interface{ Scan(...any) error }) (*tote.SandboxOrder, error) {
+	var o tote.SandboxOrder
+	var created int64
+	if err := row.Scan(&o.ID, &o.MerchantID, &o.ExternalID, &o.Reference, &o.Status, &o.Body,
+		&o.Total, &o.Currency, &created); err != nil {
+		return nil, err
+	}
+	o.DateCreated = fromMicros(created)
+	return &o, nil
+}
+
+const sandboxIntentColumns = `intent_id, client_secret, idempotency_key, token, status, amount,
+	amount_captured, amount_refunded, currency, date_created`
+
+// CreateSandboxIntent inserts in unless its idempotency key is known.
+func (s *Store) CreateSandboxIntent(ctx context.Context, in *tote.SandboxIntent) (*tote.SandboxIntent, bool, error) {
+	res, err := s.write.ExecContext(ctx, `
+		INSERT INTO sandbox_payment_intents (`+sandboxIntentColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING`,
+		in.ID, in.ClientSecret, in.IdempotencyKey, in.Token, in.Status, in.Amount,
+		in.AmountCaptured, in.AmountRefunded, in.Currency, micros(in.DateCreated))
+	if err != nil {
+		return nil, false, interpretError(err, "create sandbox intent")
+	}
+	if n, _ := res.RowsAffected(); n == 1 {
+		c := *in
+		c.DateCreated = fromMicros(micros(in.DateCreated))
+		return &c, true, nil
+	}
+	old, err := scanSandboxIntent(s.write.QueryRowContext(ctx, `SELECT `+sandboxIntentColumns+`
+		FROM sandbox_payment_intents WHERE idempotency_key = ?`, in.IdempotencyKey))
+	return old, false, interpretError(err, "find sandbox intent by idempotency key")
+}
+
+// FindSandboxIntent returns the intent with the given id.
+func (s *Store) FindSandboxIntent(ctx context.Context, id string) (*tote.SandboxIntent, error) {
+	in, err := scanSandboxIntent(s.read.QueryRowContext(ctx, `SELECT `+sandboxIntentColumns+`
+		FROM sandbox_payment_intents WHERE intent_id = ?`, id))
+	return in, interpretError(err, fmt.Sprintf("find sandbox intent %q", id))
+}
+
+// FindSandboxIntentBySecret returns the intent with the given client secret.
+func (s *Store) FindSandboxIntentBySecret(ctx context.Context, clientSecret string) (*tote.SandboxIntent, error) {
+	in, err := scanSandboxIntent(s.read.QueryRowContext(ctx, `SELECT `+sandboxIntentColumns+`
+		FROM sandbox_payment_intents WHERE client_secret = ?`, clientSecret))
+	return in, interpretError(err, "find sandbox intent by client secret")
+}
+
+// UpdateSandboxIntent changes the intent with fn inside one write
+// transaction (the single writer serializes it).
+func (s *Store) UpdateSandboxIntent(ctx context.Context, id string, fn func(*tote.SandboxIntent) error) (*tote.SandboxIntent, error) {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, interpretError(err, "begin")
+	}
+	defer tx.Rollback()
+	in, err := scanSandboxIntent(tx.QueryRowContext(ctx, `SELECT `+sandboxIntentColumns+`
+		FROM sandbox_payment_intents WHERE intent_id = ?`, id))
+	if err != nil {
+		return nil, interpretError(err, fmt.Sprintf("find sandbox intent %q", id))
+	}
+	if err := fn(in); err != nil {
+		return nil, err
+	}
+	if _, err := tx.ExecContext(ctx, `
+		UPDATE sandbox_payment_intents SET status = ?, amount_captured = ?, amount_refunded = ?
+		WHERE intent_id = ?`, in.Status, in.AmountCaptured, in.AmountRefunded, id); err != nil {
+		return nil, interpretError(err, "update sandbox intent")
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, interpretError(err, "commit")
+	}
+	return in, nil
+}
+
+func scanSandboxIntent(row *sql.Row) (*tote.SandboxIntent, error) {
+	var in tote.SandboxIntent
+	var created int64
+	if err := row.Scan(&in.ID, &in.ClientSecret, &in.IdempotencyKey, &in.Token, &in.Status, &in.Amount,
+		&in.AmountCaptured, &in.AmountRefunded, &in.Currency, &created); err != nil {
+		return nil, err
+	}
+	in.DateCreated = fromMicros(created)
+	return &in, nil
+}

@@ -1,0 +1,351 @@
+// Package submission places orders: it prices a Direct Order Submission
+// against the catalog, authorizes the payment, creates the order and sends
+// each bag to its merchant's platform through durable jobs, retries what
+// can be retried, resolves unknown outcomes by asking the platform before
+// any resubmission, and captures what the accepted bags owe once every bag
+// has settled. It follows spec/LIFECYCLE.md; every status change goes
+// through lifecycle.Service.
+package submission
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/toteorg/tote"
+	"github.com/toteorg/tote/job"
+	"github.com/toteorg/tote/lifecycle"
+)
+
+// Job kinds.
+const (
+	KindSubmitBag   = "submit_bag"
+	KindSettleOrder = "settle_order"
+)
+
+// Engine runs submissions.
+type Engine struct {
+	Store     tote.Store
+	Clock     tote.Clock
+	Lifecycle *lifecycle.Service
+	Platform  tote.Platform
+	Payments  tote.PaymentProvider
+	Log       *slog.Logger
+	// MaxAttempts is how many times a bag is sent before it is rejected
+	// (default 5).
+	MaxAttempts int
+	// RetryDelay is the first wait before a bag is sent again, doubling
+	// with each attempt (default 2s).
+	RetryDelay time.Duration
+	// Wait bounds how long PlaceOrder waits for each bag's first attempt
+	// (default 10s). Retries go on in the background after it answers.
+	Wait time.Duration
+	// PlatformTimeout bounds one platform call; the submit job's own
+	// timeout is derived from it (default 10s).
+	PlatformTimeout time.Duration
+
+	waitMu  sync.Mutex
+	waiters map[int64][]chan struct{}
+}
+
+func (e *Engine) maxAttempts() int { return cmpOr(e.MaxAttempts, 5) }
+
+func (e *Engine) retryDelay(attempt int) time.Duration {
+	return job.ExponentialBackoff(cmpOr(e.RetryDelay, 2*time.Second), 10*time.Minute)(attempt)
+}
+
+func cmpOr[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}
+
+// Register adds the engine's job kinds to a runner.
+func (e *Engine) Register(r *job.Runner) {
+	platform := cmpOr(e.PlatformTimeout, 10*time.Second)
+	r.Handle(KindSubmitBag, e.submitBag, 2*platform+5*time.Second) // a lookup and a submit
+	r.Handle(KindSettleOrder, e.settleOrder, 2*platform)
+}
+
+type bagArgs struct {
+	OrderID int64 `json:"order_id"`
+	BagID   int64 `json:"bag_id"`
+}
+
+type orderArgs struct {
+	OrderID int64 `json:"order_id"`
+}
+
+func jobParams(kind string, args any, runAt time.Time, attempts int) tote.JobParams {
+	b, _ := json.Marshal(args)
+	return tote.JobParams{Kind: kind, Args: b, RunAt: runAt, MaxAttempts: attempts}
+}
+
+// ErrSingleBagRejected is returned, with the order, by PlaceOrder when a
+// single-merchant order's only bag was rejected: the API answers 422.
+var ErrSingleBagRejected = errors.New("the order's only bag was rejected")
+
+// Estimate prices the request's bags without persisting anything.
+func (e *Engine) Estimate(ctx context.Context, currency string, shipTo *tote.Address, bags []BagRequest) ([]*tote.Bag, error) {
+	currency = cmpOr(currency, "USD")
+	var bad fields
+	if !tote.ValidCurrency(currency) {
+		bad.add("base_currency", "is not an ISO 4217 currency")
+		return nil, bad.err()
+	}
+	if shipTo == nil {
+		bad.add("shipping_address", "is required")
+	} else {
+		bad = append(bad, validateAddress("shipping_address", shipTo)...)
+	}
+	priced, more, err := priceBags(ctx, e.Store, currency, shipTo, bags)
+	if err != nil {
+		return nil, err
+	}
+	bad = append(bad, more...)
+	for i := range bad {
+		bad[i].Field = trimOrder(bad[i].Field)
+	}
+	if err := bad.err(); err != nil {
+		return nil, err
+	}
+	return priced, nil
+}
+
+func trimOrder(field string) string {
+	if len(field) > 6 && field[:6] == "order." {
+		return field[6:]
+	}
+	return field
+}
+
+// PlaceOrder creates and submits an order (Direct Order Submission). It
+// answers once each bag has had its first attempt (or Wait passed), with
+// the order as it stands. Bad input is EINVALID naming each field and
+// leaves nothing behind; so does a declined card. A single-bag order whose
+// bag was rejected is returned with ErrSingleBagRejected.
+func (e *Engine) PlaceOrder(ctx context.Context, app *tote.App, r *OrderRequest) (*tote.Order, error) {
+	r.Currency = cmpOr(r.Currency, "USD")
+	bad := validateShopper(r)
+	if !tote.ValidCurrency(r.Currency) {
+		bad.add("order.currency", "is not an ISO 4217 currency")
+	}
+	bags, more, err := priceBags(ctx, e.Store, r.Currency, r.ShippingAddress, r.Bags)
+	if err != nil {
+		return nil, err
+	}
+	if err := append(bad, more...).err(); err != nil {
+		return nil, err
+	}
+	if r.IdempotencyKey != "" {
+		o, err := e.Store.FindOrderByIdempotencyKey(ctx, app.ID, r.IdempotencyKey)
+		if err == nil {
+			return e.answer(o)
+		} else if !errors.Is(err, tote.ErrNotFound) {
+			return nil, err
+		}
+	}
+
+	now := e.Clock.Now()
+	o := &tote.Order{
+		AppID: app.ID, AppOrderID: r.AppOrderID, ReferralID: r.ReferralID, IdempotencyKey: r.IdempotencyKey,
+		Status: tote.OrderStatusInProgress, Currency: r.Currency, DateCreated: now, DateLastModified: now,
+		Details: tote.OrderDetails{
+			Customer: &r.Customer, ShippingAddress: r.ShippingAddress, BillingAddress: r.BillingAddress,
+			PaymentMethod: &tote.PaymentMethod{Token: r.PaymentMethod.Token, PaymentProvider: tote.PaymentProviderSandbox},
+		},
+	}
+	if o.Details.BillingAddress == nil {
+		o.Details.BillingAddress = r.ShippingAddress
+	}
+	for _, b := range bags {
+		b.Status, b.FinancialStatus, b.FulfillmentStatus = tote.BagStatusInProgress, tote.FinancialStatusUnpaid, tote.FulfillmentStatusProcessing
+		b.Version, b.DateCreated, b.DateLastModified = 1, now, now
+		b.Reference = "tote_bag_" + uuid.Must(uuid.NewV7()).String()
+		if b.CommissionRate < 0 {
+			b.CommissionRate = app.CommissionRate
+		}
+		o.Bags = append(o.Bags, b)
+		o.SubTotal += b.SubTotal
+		o.ShippingTotal += b.ShippingTotal
+		o.TaxTotal += b.TaxTotal
+		o.Total += b.Total
+	}
+
+	// The hold comes before anything goes to a merchant. Its idempotency
+	// key makes a retried request reuse the same hold.
+	payKey := fmt.Sprintf("app_%d_order_%s", app.ID, cmpOr(r.IdempotencyKey, uuid.Must(uuid.NewV7()).String()))
+	intent, err := e.Payments.Authorize(ctx, tote.AuthorizeParams{Amount: o.Total, Currency: o.Currency, Token: r.PaymentMethod.Token, IdempotencyKey: payKey})
+	var perr *tote.PaymentError
+	if errors.As(err, &perr) && perr.Declined {
+		return nil, tote.Invalid(tote.FieldError{Field: "payment_method.token", Message: "was declined: " + perr.Message})
+	} else if err != nil {
+		return nil, &tote.Error{Code: tote.EUNAVAILABLE, Message: "The payment provider could not be reached; nothing was charged or submitted. Retry later.", Err: err}
+	}
+	o.Details.PaymentMethod.IntentID = intent.ID
+
+	cmd := lifecycle.Command{AppID: app.ID}
+	if intent.Status == tote.IntentRequiresAction {
+		cmd.Run = func(st *tote.OrderState, _ int) (tote.Outcome, error) {
+			return merge(st.Submit, st.RequireAction)
+		}
+		cmd.Edit = func(c *lifecycle.Change) error {
+			c.Order.DateSubmitted = &c.Now
+			c.Order.PaymentIntentClientSecret = intent.ClientSecret
+			return nil
+		}
+	} else {
+		cmd.Run = func(st *tote.OrderState, _ int) (tote.Outcome, error) {
+			steps := []func() (tote.Outcome, error){st.Submit, func() (tote.Outcome, error) { return st.Authorize(false) }}
+			for i := range st.Bags {
+				steps = append(steps, func() (tote.Outcome, error) { return st.SubmitBag(i) })
+			}
+			return merge(steps...)
+		}
+		cmd.Edit = func(c *lifecycle.Change) error {
+			c.Order.DateSubmitted = &c.Now
+			for _, b := range c.Order.Bags {
+				b.SubmitAttempts, b.DateSubmitted = 1, &c.Now
+				c.Order.Transactions = append(c.Order.Transactions, &tote.PaymentTransaction{
+					BagID: b.ID, Type: tote.TransactionAuthorization, Amount: b.Total, Currency: b.Currency,
+					Status: "COMPLETED", PaymentProvider: tote.PaymentProviderSandbox,
+					PaymentProviderTransactionID: intent.ID, DateCreated: c.Now,
+				})
+				c.Jobs = append(c.Jobs, jobParams(KindSubmitBag, bagArgs{c.Order.ID, b.ID}, c.Now, 3*e.maxAttempts()))
+			}
+			return nil
+		}
+	}
+	res, err := e.Lifecycle.Create(ctx, o, cmd)
+	if tote.ErrorCode(err) == tote.ECONFLICT && r.IdempotencyKey != "" {
+		// A concurrent request with the same key won the race.
+		existing, ferr := e.Store.FindOrderByIdempotencyKey(ctx, app.ID, r.IdempotencyKey)
+		if ferr == nil {
+			return e.answer(existing)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if intent.Status == tote.IntentRequiresAction {
+		return res.Order, nil
+	}
+	o, err = e.waitFirstAttempts(ctx, res.Order.ID)
+	if err != nil {
+		return nil, err
+	}
+	return e.answer(o)
+}
+
+// answer returns the order, flagged when it is a failed single-bag order.
+func (e *Engine) answer(o *tote.Order) (*tote.Order, error) {
+	if len(o.Bags) == 1 && o.Status == tote.OrderStatusRejected {
+		return o, ErrSingleBagRejected
+	}
+	return o, nil
+}
+
+// merge runs steps in turn and joins their changes into one outcome.
+func merge(steps ...func() (tote.Outcome, error)) (tote.Outcome, error) {
+	all := tote.Outcome{Bag: tote.NoBag}
+	for _, step := range steps {
+		out, err := step()
+		if err != nil {
+			return tote.Outcome{}, err
+		}
+		all.Changes = append(all.Changes, out.Changes...)
+	}
+	return all, nil
+}
+
+// waitFirstAttempts waits until no bag of the order is in flight (each has
+// had an outcome) and, once every bag has settled, until the payment is
+// settled too; or until e.Wait passes. Jobs of this process wake it at
+// once; others are seen by polling.
+func (e *Engine) waitFirstAttempts(ctx context.Context, orderID int64) (*tote.Order, error) {
+	ch := e.subscribe(orderID)
+	defer e.unsubscribe(orderID, ch)
+	deadline := time.NewTimer(cmpOr(e.Wait, 10*time.Second))
+	defer deadline.Stop()
+	poll := time.NewTicker(50 * time.Millisecond)
+	defer poll.Stop()
+	for {
+		o, err := e.Store.FindOrderByID(ctx, orderID)
+		if err != nil {
+			return nil, err
+		}
+		if firstAttemptsDone(o) {
+			return o, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-deadline.C:
+			return o, nil
+		case <-ch:
+		case <-poll.C:
+		}
+	}
+}
+
+func firstAttemptsDone(o *tote.Order) bool {
+	settled := true
+	for _, b := range o.Bags {
+		if b.Status == tote.BagStatusSubmitted {
+			return false
+		}
+		settled = settled && b.Status.IsSettled()
+	}
+	if settled {
+		return o.Status != tote.OrderStatusProcessing && o.Status != tote.OrderStatusAccepted
+	}
+	return true
+}
+
+func (e *Engine) subscribe(orderID int64) chan struct{} {
+	ch := make(chan struct{}, 1)
+	e.waitMu.Lock()
+	defer e.waitMu.Unlock()
+	if e.waiters == nil {
+		e.waiters = map[int64][]chan struct{}{}
+	}
+	e.waiters[orderID] = append(e.waiters[orderID], ch)
+	return ch
+}
+
+func (e *Engine) unsubscribe(orderID int64, ch chan struct{}) {
+	e.waitMu.Lock()
+	defer e.waitMu.Unlock()
+	list := e.waiters[orderID]
+	for i, c := range list {
+		if c == ch {
+			list = append(list[:i], list[i+1:]...)
+			break
+		}
+	}
+	if len(list) == 0 {
+		delete(e.waiters, orderID)
+	} else {
+		e.waiters[orderID] = list
+	}
+}
+
+// changed wakes the requests waiting on an order.
+func (e *Engine) changed(orderID int64) {
+	e.waitMu.Lock()
+	defer e.waitMu.Unlock()
+	for _, ch := range e.waiters[orderID] {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+}

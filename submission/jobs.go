@@ -1,0 +1,278 @@
+package submission
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/toteorg/tote"
+	"github.com/toteorg/tote/job"
+	"github.com/toteorg/tote/lifecycle"
+)
+
+// submitBag is one attempt to place a bag on its platform. The bag is
+// marked SUBMITTED (and the attempt counted) before the platform is called,
+// so that after a crash or a timeout the next attempt knows the order may
+// exist and asks the platform by the bag's reference before sending again.
+func (e *Engine) submitBag(ctx context.Context, j *tote.Job) error {
+	var args bagArgs
+	if err := json.Unmarshal(j.Args, &args); err != nil {
+		return job.Permanent(err)
+	}
+	defer e.changed(args.OrderID)
+	o, err := e.Store.FindOrderByID(ctx, args.OrderID)
+	if err != nil {
+		return err
+	}
+	bag := findBag(o, args.BagID)
+	if bag == nil {
+		return job.Permanent(fmt.Errorf("bag %d is not in order %d", args.BagID, args.OrderID))
+	}
+	switch bag.Status {
+	case tote.BagStatusSubmitted:
+		// The last attempt's outcome is unknown: ask before sending again.
+		rec, err := e.Platform.Lookup(ctx, bag.MerchantID, bag.Reference)
+		if err == nil {
+			return e.accepted(ctx, o, bag, rec)
+		} else if !errors.Is(err, tote.ErrNotFound) {
+			return err // the platform cannot say yet; ask again later
+		}
+		if bag.SubmitAttempts >= e.maxAttempts() {
+			return e.rejected(ctx, o, bag, &tote.PlatformError{Kind: tote.PlatformRejected, Type: tote.ErrorTypeExternalSubmitCart,
+				Message: fmt.Sprintf("The platform did not take the order after %d attempts.", bag.SubmitAttempts)})
+		}
+		if _, err := e.Lifecycle.Apply(ctx, lifecycle.Command{OrderID: o.ID, BagID: bag.ID, Edit: countAttempt}); err != nil {
+			return err
+		}
+		bag.SubmitAttempts++
+	case tote.BagStatusInProgress:
+		res, err := e.Lifecycle.Apply(ctx, lifecycle.Command{OrderID: o.ID, BagID: bag.ID,
+			Run:  func(st *tote.OrderState, i int) (tote.Outcome, error) { return st.SubmitBag(i) },
+			Edit: countAttempt,
+		})
+		if err != nil {
+			return err
+		}
+		o, bag = res.Order, findBag(res.Order, bag.ID)
+	default:
+		return nil // settled already: a duplicate job
+	}
+
+	rec, err := e.Platform.Submit(ctx, platformOrder(o, bag))
+	var perr *tote.PlatformError
+	switch {
+	case err == nil:
+		return e.accepted(ctx, o, bag, rec)
+	case errors.As(err, &perr) && perr.Kind == tote.PlatformRejected:
+		return e.rejected(ctx, o, bag, perr)
+	case errors.As(err, &perr) && perr.Kind == tote.PlatformUnknown:
+		e.Log.Warn("bag submission outcome unknown; will ask the platform before resending",
+			"order_id", o.ID, "bag_id", bag.ID, "attempt", bag.SubmitAttempts, "err", err)
+		_, aerr := e.Lifecycle.Apply(ctx, lifecycle.Command{OrderID: o.ID, BagID: bag.ID,
+			Run: func(st *tote.OrderState, i int) (tote.Outcome, error) { return st.BagOutcomeUnknown(i) }})
+		return job.RetryAfter(e.retryDelay(bag.SubmitAttempts), errors.Join(err, aerr))
+	default:
+		if perr == nil {
+			perr = &tote.PlatformError{Kind: tote.PlatformRetryable, Type: tote.ErrorTypeExternalSubmitCart, Message: err.Error()}
+		}
+		if bag.SubmitAttempts >= e.maxAttempts() {
+			perr.Message = fmt.Sprintf("Rejected after %d attempts; last: %s", bag.SubmitAttempts, perr.Message)
+			return e.rejected(ctx, o, bag, perr)
+		}
+		_, aerr := e.Lifecycle.Apply(ctx, lifecycle.Command{OrderID: o.ID, BagID: bag.ID,
+			Run: func(st *tote.OrderState, i int) (tote.Outcome, error) { return st.BagRetryableFailure(i) },
+			Edit: func(c *lifecycle.Change) error {
+				c.Order.Errors = append(c.Order.Errors, bagError(c, perr, fmt.Sprintf("Attempt %d failed; retrying: %s", bag.SubmitAttempts, perr.Message)))
+				return nil
+			}})
+		if aerr != nil {
+			return aerr
+		}
+		delay := e.retryDelay(bag.SubmitAttempts)
+		if perr.RetryAfter > delay {
+			delay = perr.RetryAfter
+		}
+		return job.RetryAfter(delay, err)
+	}
+}
+
+func countAttempt(c *lifecycle.Change) error {
+	c.Bag.SubmitAttempts++
+	c.Bag.DateSubmitted = &c.Now
+	return nil
+}
+
+func findBag(o *tote.Order, id int64) *tote.Bag {
+	for _, b := range o.Bags {
+		if b.ID == id {
+			return b
+		}
+	}
+	return nil
+}
+
+func bagError(c *lifecycle.Change, perr *tote.PlatformError, message string) *tote.OrderError {
+	return &tote.OrderError{
+		BagID: c.Bag.ID, EntityType: "BAG", EntityID: fmt.Sprint(c.Bag.ID), Type: cmpOr(perr.Type, tote.ErrorTypeExternalSubmitCart),
+		Message: message, ExternalPlatform: c.Bag.Platform, DateCreated: c.Now,
+	}
+}
+
+// settleWhenDone adds the settle job when this change settled the last bag.
+func settleWhenDone(c *lifecycle.Change) {
+	for _, b := range c.State.Bags {
+		if !b.Status.IsSettled() {
+			return
+		}
+	}
+	c.Jobs = append(c.Jobs, jobParams(KindSettleOrder, orderArgs{c.Order.ID}, c.Now, 10))
+}
+
+func (e *Engine) accepted(ctx context.Context, o *tote.Order, bag *tote.Bag, rec *tote.PlatformRecord) error {
+	_, err := e.Lifecycle.Apply(ctx, lifecycle.Command{OrderID: o.ID, BagID: bag.ID,
+		Run: func(st *tote.OrderState, i int) (tote.Outcome, error) { return st.BagAccepted(i) },
+		Edit: func(c *lifecycle.Change) error {
+			c.Bag.ExternalID, c.Bag.DateLastConsolidated = rec.ExternalID, &c.Now
+			settleWhenDone(c)
+			return nil
+		}})
+	return err
+}
+
+// rejected records a final rejection. In an order with other live bags,
+// the rejected bag drops out of the order's totals (and so of the charge).
+func (e *Engine) rejected(ctx context.Context, o *tote.Order, bag *tote.Bag, perr *tote.PlatformError) error {
+	_, err := e.Lifecycle.Apply(ctx, lifecycle.Command{OrderID: o.ID, BagID: bag.ID,
+		Run: func(st *tote.OrderState, i int) (tote.Outcome, error) { return st.BagRejected(i) },
+		Edit: func(c *lifecycle.Change) error {
+			c.Order.Errors = append(c.Order.Errors, bagError(c, perr, perr.Message))
+			var live []*tote.Bag
+			for _, b := range c.Order.Bags {
+				if b.Status != tote.BagStatusRejected {
+					live = append(live, b)
+				}
+			}
+			if len(live) > 0 {
+				o := c.Order
+				o.SubTotal, o.ShippingTotal, o.TaxTotal, o.Total = 0, 0, 0, 0
+				for _, b := range live {
+					o.SubTotal += b.SubTotal
+					o.ShippingTotal += b.ShippingTotal
+					o.TaxTotal += b.TaxTotal
+					o.Total += b.Total
+				}
+				o.DateLastModified = c.Now
+			}
+			settleWhenDone(c)
+			return nil
+		}})
+	return err
+}
+
+// settleOrder takes the payment once every bag has settled: it captures
+// what the accepted bags owe and releases the rest, or releases everything
+// when no bag was accepted. A failed capture sends the order back to
+// IN_PROGRESS with its payment method removed (LIFECYCLE.md).
+func (e *Engine) settleOrder(ctx context.Context, j *tote.Job) error {
+	var args orderArgs
+	if err := json.Unmarshal(j.Args, &args); err != nil {
+		return job.Permanent(err)
+	}
+	defer e.changed(args.OrderID)
+	o, err := e.Store.FindOrderByID(ctx, args.OrderID)
+	if err != nil {
+		return err
+	}
+	if o.Details.PaymentMethod == nil || o.Details.PaymentMethod.IntentID == "" {
+		return job.Permanent(fmt.Errorf("order %d has no authorized payment to settle", o.ID))
+	}
+	intentID := o.Details.PaymentMethod.IntentID
+	st := tote.OrderState{Status: o.Status}
+	for _, b := range o.Bags {
+		st.Bags = append(st.Bags, tote.BagState{Status: b.Status, Financial: b.FinancialStatus, Total: b.Total})
+	}
+	due := tote.CaptureAmount(st.Bags)
+	switch {
+	case o.Status == tote.OrderStatusRejected || o.Status == tote.OrderStatusCanceled:
+		if !holdsAuthorization(o) {
+			return nil // released already
+		}
+		if _, err := e.Payments.Void(ctx, intentID); err != nil {
+			return err
+		}
+		_, err := e.Lifecycle.Apply(ctx, lifecycle.Command{OrderID: o.ID,
+			Run: func(st *tote.OrderState, _ int) (tote.Outcome, error) { return st.VoidAuthorization() },
+			Edit: func(c *lifecycle.Change) error {
+				for _, b := range c.Order.Bags {
+					c.Order.Transactions = append(c.Order.Transactions, transaction(c, b, tote.TransactionVoid, b.Total, intentID))
+				}
+				return nil
+			}})
+		return err
+	case o.Status != tote.OrderStatusProcessing && o.Status != tote.OrderStatusAccepted || due == 0:
+		return nil // captured already
+	}
+
+	intent, err := e.Payments.Capture(ctx, intentID, due)
+	var perr *tote.PaymentError
+	if errors.As(err, &perr) {
+		_, err := e.Lifecycle.Apply(ctx, lifecycle.Command{OrderID: o.ID,
+			Run: func(st *tote.OrderState, _ int) (tote.Outcome, error) { return st.CaptureFailed() },
+			Edit: func(c *lifecycle.Change) error {
+				for _, b := range c.Order.Bags {
+					if b.Status.AcceptedOrLater() {
+						c.Order.Transactions = append(c.Order.Transactions, transaction(c, b, tote.TransactionVoid, b.Total, intentID))
+					}
+				}
+				c.Order.Errors = append(c.Order.Errors, &tote.OrderError{EntityType: "ORDER", EntityID: fmt.Sprint(c.Order.ID),
+					Type: tote.ErrorTypeExternalSetPaymentMethod, Message: "Capture failed: " + perr.Message + ". No payment method on Cart.", DateCreated: c.Now})
+				c.Order.Details.PaymentMethod = nil
+				return nil
+			}})
+		return err
+	} else if err != nil {
+		return err // unreachable provider: try again
+	}
+	_, err = e.Lifecycle.Apply(ctx, lifecycle.Command{OrderID: o.ID,
+		Run: func(st *tote.OrderState, _ int) (tote.Outcome, error) { return st.Capture(intent.AmountCaptured) },
+		Edit: func(c *lifecycle.Change) error {
+			for _, b := range c.Order.Bags {
+				switch {
+				case b.FinancialStatus == tote.FinancialStatusPaid || b.FinancialStatus == tote.FinancialStatusPartiallyPaid:
+					c.Order.Transactions = append(c.Order.Transactions, transaction(c, b, tote.TransactionCapture, b.Captured, intentID))
+				case b.FinancialStatus == tote.FinancialStatusVoided:
+					c.Order.Transactions = append(c.Order.Transactions, transaction(c, b, tote.TransactionVoid, b.Total, intentID))
+				}
+			}
+			return nil
+		}})
+	return err
+}
+
+func holdsAuthorization(o *tote.Order) bool {
+	for _, b := range o.Bags {
+		if b.FinancialStatus.HoldsAuthorization() {
+			return true
+		}
+	}
+	return false
+}
+
+func transaction(c *lifecycle.Change, b *tote.Bag, typ string, amount int64, intentID string) *tote.PaymentTransaction {
+	return &tote.PaymentTransaction{BagID: b.ID, Type: typ, Amount: amount, Currency: b.Currency, Status: "COMPLETED",
+		PaymentProvider: tote.PaymentProviderSandbox, PaymentProviderTransactionID: intentID, DateCreated: c.Now}
+}
+
+// platformOrder is the bag as its platform is sent it.
+func platformOrder(o *tote.Order, b *tote.Bag) tote.PlatformOrder {
+	p := tote.PlatformOrder{
+		MerchantID: b.MerchantID, Reference: b.Reference, Currency: b.Currency,
+		ShippingTotal: b.ShippingTotal, TaxTotal: b.TaxTotal, Total: b.Total,
+		Customer: o.Details.Customer, ShippingAddress: o.Details.ShippingAddress,
+	}
+	for _, l := range b.Skus {
+		p.Lines = append(p.Lines, tote.PlatformLine{SkuID: l.SkuID, Name: l.Name, Quantity: l.Quantity, Price: l.Price})
+	}
+	return p
+}
