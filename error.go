@@ -17,6 +17,7 @@ const (
 	EUNAVAILABLE  = "unavailable"  // a dependency is down; retry later (503)
 	EMALFORMED    = "malformed"    // the request body is not valid JSON (400)
 	ETOOLARGE     = "too_large"    // the request body is over the limit (413)
+	EREJECTED     = "rejected"     // the merchant's platform refused the order (422)
 )
 
 // Error is an error a caller should see. Message is safe to show; the HTTP

@@ -24,6 +24,7 @@ var codes = map[string]int{
 	tote.ECONFLICT:     http.StatusConflict,
 	tote.ETOOLARGE:     http.StatusRequestEntityTooLarge,
 	tote.EINVALID:      http.StatusUnprocessableEntity,
+	tote.EREJECTED:     http.StatusUnprocessableEntity,
 	tote.EINTERNAL:     http.StatusInternalServerError,
 	tote.EUNAVAILABLE:  http.StatusServiceUnavailable,
 }

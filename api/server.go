@@ -9,12 +9,14 @@ import (
 	_ "embed"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/toteorg/tote"
+	"github.com/toteorg/tote/submission"
 	"github.com/toteorg/tote/tenant"
 )
 
@@ -25,13 +27,28 @@ const MaxBodyBytes = 1 << 20
 type Server struct {
 	Store    tote.Store
 	Apps     *tenant.Service
+	Orders   *submission.Engine
 	Clock    tote.Clock
 	Logger   *slog.Logger
 	AdminKey string
 	// Registry receives the HTTP and queue metrics and is served on /metrics.
 	Registry *prometheus.Registry
+	// Mounts are services served under a path prefix outside /v1 with
+	// their own authentication (the sandbox platform and payment
+	// provider), keyed by prefix ("/sandbox/platform/"); the prefix is
+	// stripped before the handler sees the request.
+	Mounts map[string]http.Handler
+	// OperatorRoutes are further routes behind the admin key (the
+	// sandboxes' operator routes).
+	OperatorRoutes []Route
 
 	metrics *httpMetrics
+}
+
+// Route is a route another package provides, mounted by the server.
+type Route struct {
+	Method, Path string
+	Handler      http.HandlerFunc
 }
 
 // route is one documented route; the OpenAPI test holds the list and the
@@ -51,7 +68,11 @@ const (
 )
 
 func (s *Server) routes() []route {
-	return []route{
+	var extra []route
+	for _, rt := range s.OperatorRoutes {
+		extra = append(extra, route{rt.Method, rt.Path, authAdmin, rt.Handler})
+	}
+	return append(extra, []route{
 		{"GET", "/healthz", authNone, s.handleHealthz},
 		{"GET", "/readyz", authNone, s.handleReadyz},
 		{"GET", "/openapi.json", authNone, s.handleOpenAPI},
@@ -65,7 +86,13 @@ func (s *Server) routes() []route {
 		{"POST", "/v1/admin/merchants/{merchant_id}/tax_rates", authAdmin, s.handleSaveTaxRate},
 		{"GET", "/v1/catalog/skus", authApp, s.handleListSKUs},
 		{"GET", "/v1/catalog/skus/{sku_id}", authApp, s.handleGetSKU},
-	}
+		{"POST", "/v1/orders", authApp, s.handleCreateOrder},
+		{"POST", "/v1/orders/estimate", authApp, s.handleEstimateOrder},
+		{"GET", "/v1/orders", authApp, s.handleListOrders},
+		{"GET", "/v1/orders/{order_id}", authApp, s.handleGetOrder},
+		{"POST", "/v1/orders/search", authApp, s.handleSearchOrders},
+		{"POST", "/v1/orders/bags/search", authApp, s.handleSearchBags},
+	}...)
 }
 
 // Handler returns the server's root handler.
@@ -81,6 +108,9 @@ func (s *Server) Handler() http.Handler {
 		mux.Handle(rt.method+" "+rt.path, s.protect(rt.auth, rt.handler))
 	}
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{}))
+	for prefix, h := range s.Mounts {
+		mux.Handle(prefix, http.StripPrefix(strings.TrimSuffix(prefix, "/"), h))
+	}
 	// Anything else under /v1 is authenticated first, so an unknown route
 	// answers 401 to a stranger and 404 to an app.
 	mux.Handle("/v1/admin/", s.protect(authAdmin, s.handleNotFound))

@@ -176,14 +176,17 @@ func (r reader) FindSKUByExternalID(ctx context.Context, merchantID int64, exter
 }
 
 func (r reader) FindSKUs(ctx context.Context, merchantID int64, page tote.Page) ([]*tote.SKU, int64, error) {
-	// merchantID 0 means every merchant's.
-	const where = ` WHERE ($1 = 0 OR merchant_id = $1)`
+	where, args := ``, []any{}
+	if merchantID != 0 {
+		where, args = ` WHERE merchant_id = $1`, append(args, merchantID)
+	}
 	var total int64
-	if err := r.q.QueryRow(ctx, `SELECT count(*) FROM skus`+where, merchantID).Scan(&total); err != nil {
+	if err := r.q.QueryRow(ctx, `SELECT count(*) FROM skus`+where, args...).Scan(&total); err != nil {
 		return nil, 0, interpretError(err, "count skus")
 	}
-	rows, err := r.q.Query(ctx, `SELECT `+skuColumns+` FROM skus`+where+` ORDER BY id LIMIT $2 OFFSET $3`,
-		merchantID, page.Size, page.Offset())
+	n := len(args)
+	rows, err := r.q.Query(ctx, `SELECT `+skuColumns+` FROM skus`+where+
+		fmt.Sprintf(` ORDER BY id LIMIT $%d OFFSET $%d`, n+1, n+2), append(args, page.Size, page.Offset())...)
 	if err != nil {
 		return nil, 0, interpretError(err, "find skus")
 	}

@@ -8,6 +8,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io/fs"
 	"time"
 
@@ -70,8 +71,16 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 		return err
 	}
 	// A session lock lets several tote processes start at once: one
-	// migrates, the others wait and then find nothing to do.
-	locker, err := lock.NewPostgresSessionLocker()
+	// migrates, the others wait and then find nothing to do. The lock is
+	// per schema, so databases holding several schemas (tests do) migrate
+	// them in parallel.
+	var schema string
+	if err := pool.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+		return fmt.Errorf("postgres: current schema: %w", err)
+	}
+	h := fnv.New64a()
+	h.Write([]byte(schema))
+	locker, err := lock.NewPostgresSessionLocker(lock.WithLockID(lock.DefaultLockID ^ int64(h.Sum64()>>1)))
 	if err != nil {
 		return err
 	}

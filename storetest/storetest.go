@@ -19,6 +19,8 @@ var T0 = time.Date(2026, 3, 4, 5, 6, 7, 123456000, time.UTC)
 func Run(t *testing.T, open Opener) {
 	t.Run("App", func(t *testing.T) { t.Parallel(); testApp(t, open) })
 	t.Run("Order", func(t *testing.T) { t.Parallel(); testOrder(t, open) })
+	t.Run("OrderDetails", func(t *testing.T) { t.Parallel(); testOrderDetails(t, open) })
+	t.Run("OrderSearch", func(t *testing.T) { t.Parallel(); testOrderSearch(t, open) })
 	t.Run("Rollback", func(t *testing.T) { t.Parallel(); testRollback(t, open) })
 	t.Run("Events", func(t *testing.T) { t.Parallel(); testEvents(t, open) })
 	t.Run("ConcurrentBagWriters", func(t *testing.T) { t.Parallel(); testConcurrentBagWriters(t, open) })

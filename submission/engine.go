@@ -93,31 +93,113 @@ func jobParams(kind string, args any, runAt time.Time, attempts int) tote.JobPar
 // single-merchant order's only bag was rejected: the API answers 422.
 var ErrSingleBagRejected = errors.New("the order's only bag was rejected")
 
-// Estimate prices the request's bags without persisting anything.
-func (e *Engine) Estimate(ctx context.Context, currency string, shipTo *tote.Address, bags []BagRequest) ([]*tote.Bag, error) {
+// Estimate is one merchant's part of an estimate.
+type Estimate struct {
+	Bag             *tote.Bag
+	ShippingMethods []*tote.ShippingMethod // offered for the bag's subtotal
+}
+
+// Estimate prices SKUs, grouped into one bag per merchant, without
+// persisting anything. Each bag's shipping is its cheapest offered method.
+func (e *Engine) Estimate(ctx context.Context, currency string, shipTo *tote.Address, skus []SkuRequest) ([]Estimate, error) {
 	currency = cmpOr(currency, "USD")
 	var bad fields
 	if !tote.ValidCurrency(currency) {
 		bad.add("base_currency", "is not an ISO 4217 currency")
-		return nil, bad.err()
 	}
 	if shipTo == nil {
 		bad.add("shipping_address", "is required")
 	} else {
 		bad = append(bad, validateAddress("shipping_address", shipTo)...)
 	}
-	priced, more, err := priceBags(ctx, e.Store, currency, shipTo, bags)
-	if err != nil {
-		return nil, err
-	}
-	bad = append(bad, more...)
-	for i := range bad {
-		bad[i].Field = trimOrder(bad[i].Field)
+	if len(skus) == 0 {
+		bad.add("skus", "must have at least one SKU")
 	}
 	if err := bad.err(); err != nil {
 		return nil, err
 	}
-	return priced, nil
+	// Group by merchant, in the order merchants first appear.
+	var reqs []BagRequest
+	index := map[int64]int{}
+	for i, sr := range skus {
+		if sr.Quantity < MinQuantity || sr.Quantity > MaxQuantity {
+			bad.add(fmt.Sprintf("skus[%d].quantity", i), "must be between %d and %d", MinQuantity, MaxQuantity)
+		}
+		sku, err := e.Store.FindSKUByID(ctx, sr.SkuID)
+		if errors.Is(err, tote.ErrNotFound) {
+			bad.add(fmt.Sprintf("skus[%d].sku_id", i), "no SKU %d", sr.SkuID)
+			continue
+		} else if err != nil {
+			return nil, err
+		}
+		n, ok := index[sku.MerchantID]
+		if !ok {
+			n = len(reqs)
+			index[sku.MerchantID] = n
+			reqs = append(reqs, BagRequest{MerchantID: sku.MerchantID})
+		}
+		reqs[n].Skus = append(reqs[n].Skus, sr)
+	}
+	if err := bad.err(); err != nil {
+		return nil, err
+	}
+	// Price once without shipping to learn the subtotals, pick the
+	// cheapest method offered for each, then price for real.
+	var out []Estimate
+	for i := range reqs {
+		reqs[i].ShippingLabel, reqs[i].ShippingPrice = "none", new(int64)
+	}
+	priced, more, err := priceBags(ctx, e.Store, currency, shipTo, reqs)
+	if err != nil {
+		return nil, err
+	}
+	if err := more.err(); err != nil {
+		return nil, renameFields(err)
+	}
+	for i, b := range priced {
+		methods, err := e.Store.FindShippingMethods(ctx, b.MerchantID)
+		if err != nil {
+			return nil, err
+		}
+		est := Estimate{}
+		var cheapest *tote.ShippingMethod
+		for _, m := range methods {
+			if m.MinSubtotal != nil && b.SubTotal < *m.MinSubtotal || m.MaxSubtotal != nil && b.SubTotal > *m.MaxSubtotal {
+				continue
+			}
+			est.ShippingMethods = append(est.ShippingMethods, m)
+			if cheapest == nil || m.Price < cheapest.Price {
+				cheapest = m
+			}
+		}
+		reqs[i].ShippingLabel, reqs[i].ShippingPrice = "", nil
+		if cheapest != nil {
+			reqs[i].ShippingMethodID = cheapest.ID
+		}
+		out = append(out, est)
+	}
+	priced, more, err = priceBags(ctx, e.Store, currency, shipTo, reqs)
+	if err != nil {
+		return nil, err
+	}
+	if err := more.err(); err != nil {
+		return nil, renameFields(err)
+	}
+	for i := range out {
+		out[i].Bag = priced[i]
+	}
+	return out, nil
+}
+
+// renameFields words an estimate's errors for its flat skus list.
+func renameFields(err error) error {
+	var te *tote.Error
+	if errors.As(err, &te) {
+		for i := range te.Fields {
+			te.Fields[i].Field = trimOrder(te.Fields[i].Field)
+		}
+	}
+	return err
 }
 
 func trimOrder(field string) string {
@@ -203,17 +285,13 @@ func (e *Engine) PlaceOrder(ctx context.Context, app *tote.App, r *OrderRequest)
 			return nil
 		}
 	} else {
+		// Each bag's job marks it SUBMITTED and sends it, all bags at once.
 		cmd.Run = func(st *tote.OrderState, _ int) (tote.Outcome, error) {
-			steps := []func() (tote.Outcome, error){st.Submit, func() (tote.Outcome, error) { return st.Authorize(false) }}
-			for i := range st.Bags {
-				steps = append(steps, func() (tote.Outcome, error) { return st.SubmitBag(i) })
-			}
-			return merge(steps...)
+			return merge(st.Submit, func() (tote.Outcome, error) { return st.Authorize(false) })
 		}
 		cmd.Edit = func(c *lifecycle.Change) error {
 			c.Order.DateSubmitted = &c.Now
 			for _, b := range c.Order.Bags {
-				b.SubmitAttempts, b.DateSubmitted = 1, &c.Now
 				c.Order.Transactions = append(c.Order.Transactions, &tote.PaymentTransaction{
 					BagID: b.ID, Type: tote.TransactionAuthorization, Amount: b.Total, Currency: b.Currency,
 					Status: "COMPLETED", PaymentProvider: tote.PaymentProviderSandbox,
@@ -299,8 +377,8 @@ func (e *Engine) waitFirstAttempts(ctx context.Context, orderID int64) (*tote.Or
 func firstAttemptsDone(o *tote.Order) bool {
 	settled := true
 	for _, b := range o.Bags {
-		if b.Status == tote.BagStatusSubmitted {
-			return false
+		if b.Status == tote.BagStatusSubmitted || b.SubmitAttempts == 0 {
+			return false // in flight, or not yet sent
 		}
 		settled = settled && b.Status.IsSettled()
 	}

@@ -26,11 +26,16 @@ import (
 )
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "jobs" {
-		fmt.Fprintln(stderr, "Usage: tote bench jobs [flags]   (durable job throughput and commit-to-start latency)")
-		return flag.ErrHelp
+	switch {
+	case len(args) > 0 && args[0] == "jobs":
+		return benchJobs(ctx, args[1:], stdout, stderr)
+	case len(args) > 0 && args[0] == "dos":
+		return benchDOS(ctx, args[1:], stdout, stderr)
 	}
-	return benchJobs(ctx, args[1:], stdout, stderr)
+	fmt.Fprintln(stderr, `Usage:
+  tote bench jobs [flags]   durable job throughput and commit-to-start latency
+  tote bench dos [flags]    Direct Order Submission against a running server`)
+	return flag.ErrHelp
 }
 
 // jobsBench is the protocol shared with bench/river, so the two are

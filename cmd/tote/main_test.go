@@ -199,3 +199,99 @@ func TestCommandLineErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestCatalogImport: `tote catalog import examples/demo-catalog.json` run
+// twice yields the same catalog (the second run changes nothing), which the
+// server then lists; `tote merchants create` adds one by hand.
+func TestCatalogImport(t *testing.T) {
+	t.Parallel()
+	storetest.EachKind(t, func(t *testing.T, k storetest.Kind) {
+		flag, value := k.URL(t)
+		importDemo := func() string {
+			t.Helper()
+			cmd := exec.Command(toteBin, "catalog", "import", flag, value, "examples/demo-catalog.json")
+			cmd.Dir = "../.." // the repository root, as in the README
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("tote catalog import: %v: %s", err, out)
+			}
+			return string(out)
+		}
+		first := importDemo()
+		for _, want := range []string{"merchants:        2 created, 0 updated, 0 unchanged", "skus:             6 created",
+			"shipping methods: 4 created", "tax rates:        2 created"} {
+			if !strings.Contains(first, want) {
+				t.Fatalf("first import printed\n%s\nwant a line with %q", first, want)
+			}
+		}
+		second := importDemo()
+		for _, want := range []string{"merchants:        0 created, 0 updated, 2 unchanged", "skus:             0 created, 0 updated, 6 unchanged",
+			"shipping methods: 0 created, 0 updated, 4 unchanged", "tax rates:        0 created, 0 updated, 2 unchanged"} {
+			if !strings.Contains(second, want) {
+				t.Fatalf("second import printed\n%s\nwant a line with %q", second, want)
+			}
+		}
+
+		out, err := run(t, "merchants", "create", "--name", "Hand Made", "--currency", "USD", "--commission-rate", "7.5",
+			"--sandbox-submit", "REJECT", flag, value)
+		if err != nil {
+			t.Fatalf("tote merchants create: %v", err)
+		}
+		var m struct {
+			ID             int64   `json:"id"`
+			Name           string  `json:"name"`
+			CommissionRate float64 `json:"commission_rate"`
+			Sandbox        struct {
+				Submit string `json:"submit"`
+			} `json:"sandbox"`
+		}
+		if err := json.Unmarshal([]byte(out), &m); err != nil || m.ID != 3 || m.Name != "Hand Made" || m.CommissionRate != 7.5 || m.Sandbox.Submit != "REJECT" {
+			t.Fatalf("merchants create printed %q (%v)", out, err)
+		}
+		for _, args := range [][]string{
+			{"merchants", "create", flag, value}, // no name
+			{"merchants", "create", "--name", "x", "--sandbox-submit", "MAYBE", flag, value},
+			{"merchants", "create", "--name", "x", "--commission-rate", "101", flag, value},
+			{"catalog", "import", flag, value}, // no file
+			{"catalog", "import", flag, value, "no-such-file.json"},
+			{"catalog", "import", flag, value, "main.go"}, // not JSON
+		} {
+			if out, err := exec.Command(toteBin, args...).CombinedOutput(); err == nil || len(out) == 0 {
+				t.Errorf("tote %v: err %v, output %q; want a failure with a message", args, err, out)
+			}
+		}
+
+		s := serve(t, flag, value)
+		out, err = run(t, "apps", "create", "--name", "Channel", flag, value)
+		if err != nil {
+			t.Fatalf("tote apps create: %v", err)
+		}
+		var app struct {
+			ID     int64  `json:"id"`
+			Secret string `json:"secret"`
+		}
+		if err := json.Unmarshal([]byte(out), &app); err != nil {
+			t.Fatal(err)
+		}
+		creds := map[string]string{"X-Violet-App-Id": fmt.Sprint(app.ID), "X-Violet-App-Secret": app.Secret}
+		code, body := get(t, s.url+"/v1/catalog/skus", creds)
+		var page struct {
+			Content []struct {
+				Name      string `json:"name"`
+				Price     int64  `json:"price"`
+				Inventory int64  `json:"inventory"`
+			} `json:"content"`
+			TotalElements int64 `json:"total_elements"`
+		}
+		if err := json.Unmarshal([]byte(body), &page); code != 200 || err != nil || page.TotalElements != 6 || len(page.Content) != 6 {
+			t.Fatalf("GET /v1/catalog/skus = %d %s, want the 6 SKUs of the demo catalog", code, body)
+		}
+		if c := page.Content[0]; c.Name != "Trail Tee, Medium" || c.Price != 2500 || c.Inventory != 1000000 {
+			t.Fatalf("first SKU = %+v", c)
+		}
+		code, body = get(t, s.url+"/v1/admin/merchants", map[string]string{"Authorization": "Bearer e2e-admin"})
+		if code != 200 || !strings.Contains(body, `"total_elements":3`) {
+			t.Fatalf("GET /v1/admin/merchants = %d %s, want 3 merchants", code, body)
+		}
+	})
+}

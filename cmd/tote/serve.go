@@ -3,6 +3,8 @@ package main
 import (
 	"cmp"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -20,6 +22,10 @@ import (
 	"github.com/toteorg/tote"
 	"github.com/toteorg/tote/api"
 	"github.com/toteorg/tote/job"
+	"github.com/toteorg/tote/lifecycle"
+	paymentsandbox "github.com/toteorg/tote/payment/sandbox"
+	platformsandbox "github.com/toteorg/tote/platform/sandbox"
+	"github.com/toteorg/tote/submission"
 	"github.com/toteorg/tote/tenant"
 )
 
@@ -32,6 +38,12 @@ type serveConfig struct {
 	workers      int
 	pollInterval time.Duration
 	drainTimeout time.Duration
+
+	submitAttempts  int
+	retryDelay      time.Duration
+	submitWait      time.Duration
+	platformTimeout time.Duration
+	sandboxKey      string
 }
 
 func parseServe(args []string, stderr io.Writer) (*serveConfig, error) {
@@ -48,8 +60,21 @@ func parseServe(args []string, stderr io.Writer) (*serveConfig, error) {
 		"how often workers look for jobs made by other processes (env TOTE_JOB_POLL_INTERVAL)")
 	fs.DurationVar(&c.drainTimeout, "drain-timeout", envDuration("TOTE_DRAIN_TIMEOUT", 30*time.Second),
 		"on SIGTERM, how long to wait for in-flight requests and jobs (env TOTE_DRAIN_TIMEOUT)")
+	fs.IntVar(&c.submitAttempts, "submission-attempts", envInt("TOTE_SUBMISSION_ATTEMPTS", 5),
+		"attempts to place a bag before it is rejected (env TOTE_SUBMISSION_ATTEMPTS)")
+	fs.DurationVar(&c.retryDelay, "submission-retry-delay", envDuration("TOTE_SUBMISSION_RETRY_DELAY", 2*time.Second),
+		"first wait before a bag is sent again, doubling each time (env TOTE_SUBMISSION_RETRY_DELAY)")
+	fs.DurationVar(&c.submitWait, "submission-wait", envDuration("TOTE_SUBMISSION_WAIT", 10*time.Second),
+		"how long POST /v1/orders waits for each bag's first attempt (env TOTE_SUBMISSION_WAIT)")
+	fs.DurationVar(&c.platformTimeout, "platform-timeout", envDuration("TOTE_PLATFORM_TIMEOUT", 5*time.Second),
+		"timeout of one call to a merchant platform (env TOTE_PLATFORM_TIMEOUT)")
+	fs.StringVar(&c.sandboxKey, "sandbox-key", os.Getenv("TOTE_SANDBOX_KEY"),
+		"key between Tote and its sandbox platform and payment provider; random if unset (env TOTE_SANDBOX_KEY)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
+	}
+	if c.submitAttempts < 1 {
+		envErrs = append(envErrs, fmt.Errorf("--submission-attempts must be at least 1"))
 	}
 	if err := errors.Join(envErrs...); err != nil {
 		return nil, err
@@ -80,12 +105,50 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	runner := job.NewRunner(store, clock, log, job.Config{Workers: c.workers, PollInterval: c.pollInterval})
 	onJobs(runner.Notify)
 
+	ln, err := net.Listen("tcp", c.addr)
+	if err != nil {
+		return err
+	}
+	// The sandbox platform and payment provider are served by this process
+	// and reached over HTTP, like remote services (decision 0007).
+	sandboxKey := c.sandboxKey
+	if sandboxKey == "" {
+		b := make([]byte, 16)
+		rand.Read(b)
+		sandboxKey = hex.EncodeToString(b)
+	}
+	platform := &platformsandbox.Platform{Store: store, Key: sandboxKey, Clock: clock, Logger: log}
+	payments := &paymentsandbox.Provider{Store: store, Key: sandboxKey, Clock: clock, Logger: log}
+	self := selfURL(ln.Addr())
+	engine := &submission.Engine{
+		Store: store, Clock: clock, Log: log,
+		Lifecycle:       &lifecycle.Service{Store: store, Clock: clock},
+		Platform:        &platformsandbox.Connector{BaseURL: self + "/sandbox/platform", Key: sandboxKey, Timeout: c.platformTimeout, Clock: clock},
+		Payments:        &paymentsandbox.Client{BaseURL: self + "/sandbox/payments", Key: sandboxKey},
+		MaxAttempts:     c.submitAttempts,
+		RetryDelay:      c.retryDelay,
+		Wait:            c.submitWait,
+		PlatformTimeout: c.platformTimeout,
+	}
+	engine.Register(runner)
+
 	srv := &api.Server{
 		Store:    store,
 		Apps:     &tenant.Service{Store: store, Clock: clock},
+		Orders:   engine,
 		Clock:    clock,
 		Logger:   log,
 		AdminKey: c.adminKey,
+		Mounts: map[string]http.Handler{
+			"/sandbox/platform/": platform.Handler(),
+			"/sandbox/payments/": payments.Handler(),
+		},
+	}
+	for _, rt := range platform.OperatorRoutes() {
+		srv.OperatorRoutes = append(srv.OperatorRoutes, api.Route{Method: rt.Method, Path: rt.Path, Handler: rt.Handler})
+	}
+	for _, rt := range payments.OperatorRoutes() {
+		srv.OperatorRoutes = append(srv.OperatorRoutes, api.Route{Method: rt.Method, Path: rt.Path, Handler: rt.Handler})
 	}
 	httpServer := &http.Server{
 		Handler:           srv.Handler(),
@@ -93,10 +156,6 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 		ReadTimeout:       30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-	ln, err := net.Listen("tcp", c.addr)
-	if err != nil {
-		return err
 	}
 	log.Info("tote listening", "addr", ln.Addr().String(), "store", c.store.describe(), "operator_routes", c.adminKey != "")
 
@@ -194,4 +253,17 @@ func envDuration(name string, def time.Duration) time.Duration {
 		return def
 	}
 	return v
+}
+
+// selfURL is how this process reaches its own listener.
+func selfURL(addr net.Addr) string {
+	tcp, ok := addr.(*net.TCPAddr)
+	if !ok {
+		return "http://" + addr.String()
+	}
+	ip := tcp.IP
+	if ip == nil || ip.IsUnspecified() {
+		ip = net.IPv4(127, 0, 0, 1)
+	}
+	return "http://" + net.JoinHostPort(ip.String(), strconv.Itoa(tcp.Port))
 }

@@ -30,8 +30,8 @@ type Connector struct {
 	Key string
 	// Timeout bounds each call, answer included (DefaultTimeout if zero).
 	Timeout time.Duration
-	// Client makes the requests (http.DefaultClient if nil).
-	Client *http.Client
+	// HTTPClient makes the requests (http.DefaultClient if nil).
+	HTTPClient *http.Client
 	// Clock reads Retry-After dates (tote.SystemClock if nil).
 	Clock tote.Clock
 }
@@ -43,22 +43,22 @@ var _ tote.Platform = (*Connector)(nil)
 func (c *Connector) Submit(ctx context.Context, o tote.PlatformOrder) (*tote.PlatformRecord, error) {
 	body, err := json.Marshal(toOrderJSON(o))
 	if err != nil {
-		return nil, &tote.PlatformError{Kind: tote.PlatformRejected, Type: errorTypeSubmit, Message: "encode order: " + err.Error()}
+		return nil, &tote.PlatformError{Kind: tote.PlatformRejected, Type: tote.ErrorTypeExternalSubmitCart, Message: "encode order: " + err.Error()}
 	}
 	res, err := c.call(ctx, http.MethodPost, "/orders", body)
 	if err != nil {
 		if res.sent {
-			return nil, &tote.PlatformError{Kind: tote.PlatformUnknown, Type: errorTypeSubmit,
+			return nil, &tote.PlatformError{Kind: tote.PlatformUnknown, Type: tote.ErrorTypeExternalSubmitCart,
 				Message: "no answer from the sandbox platform: " + err.Error()}
 		}
-		return nil, &tote.PlatformError{Kind: tote.PlatformRetryable, Type: errorTypeSubmit,
+		return nil, &tote.PlatformError{Kind: tote.PlatformRetryable, Type: tote.ErrorTypeExternalSubmitCart,
 			Message: "could not reach the sandbox platform: " + err.Error()}
 	}
 	switch {
 	case res.status >= 200 && res.status < 300:
 		rec, err := toRecord(res.body)
 		if err != nil { // it said yes, but to what: ask before trying again
-			return nil, &tote.PlatformError{Kind: tote.PlatformUnknown, Type: errorTypeSubmit,
+			return nil, &tote.PlatformError{Kind: tote.PlatformUnknown, Type: tote.ErrorTypeExternalSubmitCart,
 				Message: "unreadable answer from the sandbox platform: " + err.Error()}
 		}
 		return rec, nil
@@ -78,14 +78,14 @@ func (c *Connector) Lookup(ctx context.Context, merchantID int64, reference stri
 	q := url.Values{"merchant_id": {strconv.FormatInt(merchantID, 10)}, "reference": {reference}}
 	res, err := c.call(ctx, http.MethodGet, "/orders?"+q.Encode(), nil)
 	if err != nil {
-		return nil, &tote.PlatformError{Kind: tote.PlatformRetryable, Type: errorTypeSubmit,
+		return nil, &tote.PlatformError{Kind: tote.PlatformRetryable, Type: tote.ErrorTypeExternalSubmitCart,
 			Message: "could not ask the sandbox platform: " + err.Error()}
 	}
 	switch {
 	case res.status == http.StatusOK:
 		rec, err := toRecord(res.body)
 		if err != nil {
-			return nil, &tote.PlatformError{Kind: tote.PlatformRetryable, Type: errorTypeSubmit,
+			return nil, &tote.PlatformError{Kind: tote.PlatformRetryable, Type: tote.ErrorTypeExternalSubmitCart,
 				Message: "unreadable answer from the sandbox platform: " + err.Error()}
 		}
 		return rec, nil
@@ -129,7 +129,7 @@ func (c *Connector) call(ctx context.Context, method, path string, body []byte) 
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	client := c.Client
+	client := c.HTTPClient
 	if client == nil {
 		client = http.DefaultClient
 	}
@@ -151,7 +151,7 @@ func (r reply) platformError(kind string) *tote.PlatformError {
 	json.Unmarshal(r.body, &e)
 	return &tote.PlatformError{
 		Kind:    kind,
-		Type:    cmp.Or(e.Type, errorTypeSubmit),
+		Type:    cmp.Or(e.Type, tote.ErrorTypeExternalSubmitCart),
 		Message: cmp.Or(e.Message, fmt.Sprintf("sandbox platform answered %d %s", r.status, http.StatusText(r.status))),
 	}
 }

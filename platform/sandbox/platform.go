@@ -59,28 +59,22 @@ func (p *Platform) Handler() http.Handler {
 func (p *Platform) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if p.Key == "" || subtle.ConstantTimeCompare([]byte(r.Header.Get(KeyHeader)), []byte(p.Key)) != 1 {
-			writePlatformError(w, http.StatusUnauthorized, errorTypeSubmit, "Missing or wrong "+KeyHeader+".")
+			writePlatformError(w, http.StatusUnauthorized, tote.ErrorTypeExternalSubmitCart, "Missing or wrong "+KeyHeader+".")
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
 }
 
-// Order error types the platform's failures mean to Tote (API.md).
-const (
-	errorTypeSubmit  = "EXTERNAL_SUBMIT_CART"
-	errorTypeAddItem = "EXTERNAL_ADD_ITEM"
-)
-
 func (p *Platform) handlePlace(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	var req orderJSON
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody)).Decode(&req); err != nil {
-		writePlatformError(w, http.StatusBadRequest, errorTypeSubmit, "Malformed order: "+err.Error())
+		writePlatformError(w, http.StatusBadRequest, tote.ErrorTypeExternalSubmitCart, "Malformed order: "+err.Error())
 		return
 	}
 	if msg := req.validate(); msg != "" {
-		writePlatformError(w, http.StatusBadRequest, errorTypeSubmit, msg)
+		writePlatformError(w, http.StatusBadRequest, tote.ErrorTypeExternalSubmitCart, msg)
 		return
 	}
 	b, ok := p.behaviour(w, r, req.MerchantID)
@@ -103,11 +97,11 @@ func (p *Platform) handlePlace(w http.ResponseWriter, r *http.Request) {
 
 	switch b.Submit {
 	case tote.SandboxReject:
-		writePlatformError(w, http.StatusUnprocessableEntity, errorTypeSubmit, "The store refused the order.")
+		writePlatformError(w, http.StatusUnprocessableEntity, tote.ErrorTypeExternalSubmitCart, "The store refused the order.")
 		return
 	case tote.SandboxFailRetryable:
 		if attempt <= int64(b.FailTimes) {
-			writePlatformError(w, http.StatusServiceUnavailable, errorTypeSubmit,
+			writePlatformError(w, http.StatusServiceUnavailable, tote.ErrorTypeExternalSubmitCart,
 				fmt.Sprintf("The store is unavailable (attempt %d of the %d that fail).", attempt, b.FailTimes))
 			return
 		}
@@ -132,7 +126,7 @@ func (p *Platform) handlePlace(w http.ResponseWriter, r *http.Request) {
 	o, created, err := p.Store.PlaceSandboxOrder(ctx, params)
 	switch {
 	case errors.Is(err, tote.ErrSandboxItemUnavailable):
-		writePlatformError(w, http.StatusConflict, errorTypeAddItem, tote.ErrorMessage(err))
+		writePlatformError(w, http.StatusConflict, tote.ErrorTypeExternalAddItem, tote.ErrorMessage(err))
 		return
 	case err != nil:
 		p.internalError(w, r, err)
@@ -160,7 +154,7 @@ func (p *Platform) handleLookup(w http.ResponseWriter, r *http.Request) {
 	merchantID, err := strconv.ParseInt(r.URL.Query().Get("merchant_id"), 10, 64)
 	reference := r.URL.Query().Get("reference")
 	if err != nil || merchantID <= 0 || reference == "" {
-		writePlatformError(w, http.StatusBadRequest, errorTypeSubmit, "merchant_id and reference are required.")
+		writePlatformError(w, http.StatusBadRequest, tote.ErrorTypeExternalSubmitCart, "merchant_id and reference are required.")
 		return
 	}
 	b, ok := p.behaviour(w, r, merchantID)
@@ -186,7 +180,7 @@ func (p *Platform) behaviour(w http.ResponseWriter, r *http.Request, merchantID 
 		err = tote.ErrNotFound
 	}
 	if errors.Is(err, tote.ErrNotFound) {
-		writePlatformError(w, http.StatusNotFound, errorTypeSubmit, fmt.Sprintf("No sandbox store for merchant %d.", merchantID))
+		writePlatformError(w, http.StatusNotFound, tote.ErrorTypeExternalSubmitCart, fmt.Sprintf("No sandbox store for merchant %d.", merchantID))
 		return tote.SandboxBehaviour{}, false
 	} else if err != nil {
 		p.internalError(w, r, err)
@@ -216,7 +210,7 @@ func (p *Platform) internalError(w http.ResponseWriter, r *http.Request, err err
 		return
 	}
 	p.logger().ErrorContext(r.Context(), "sandbox platform request failed", "method", r.Method, "path", r.URL.Path, "err", err)
-	writePlatformError(w, http.StatusInternalServerError, errorTypeSubmit, "The store had an internal error.")
+	writePlatformError(w, http.StatusInternalServerError, tote.ErrorTypeExternalSubmitCart, "The store had an internal error.")
 }
 
 func (p *Platform) now() time.Time {
