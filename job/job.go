@@ -153,13 +153,13 @@ func NewRunner(store tote.JobQueue, clock tote.Clock, log *slog.Logger, cfg Conf
 		running:  map[int64]int{},
 		abortCtx: abortCtx,
 		abort:    abort,
-		store:  store,
-		clock:  clock,
-		log:    log,
-		cfg:    cfg,
-		kinds:  map[string]kind{},
-		wake:   make(chan struct{}, 1),
-		active: make(chan struct{}, cfg.Workers),
+		store:    store,
+		clock:    clock,
+		log:      log,
+		cfg:      cfg,
+		kinds:    map[string]kind{},
+		wake:     make(chan struct{}, 1),
+		active:   make(chan struct{}, cfg.Workers),
 	}
 }
 

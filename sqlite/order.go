@@ -99,7 +99,6 @@ func customerEmail(o *tote.Order) string {
 	return strings.ToLower(o.Details.Customer.Email)
 }
 
-
 // UpdateOrder saves o's status, totals, details, client secret and dates.
 func (tx *Tx) UpdateOrder(ctx context.Context, o *tote.Order) error {
 	details, err := json.Marshal(o.Details)

@@ -91,7 +91,9 @@ func testOrderSearch(t *testing.T, open Opener) {
 		noErr(t, s.InTx(ctx, func(tx tote.Tx) error { return tx.CreateOrder(ctx, o) }), "create")
 		orders = append(orders, o)
 	}
-	noErr(t, s.InTx(ctx, func(tx tote.Tx) error { return tx.CreateOrder(ctx, fullOrder(other.ID, 99, T0, "shopper0@example.com", 1)) }), "other app")
+	noErr(t, s.InTx(ctx, func(tx tote.Tx) error {
+		return tx.CreateOrder(ctx, fullOrder(other.ID, 99, T0, "shopper0@example.com", 1))
+	}), "other app")
 	ids := func(os []*tote.Order) []int64 {
 		var out []int64
 		for _, o := range os {
