@@ -382,8 +382,8 @@ func firstAttemptsDone(o *tote.Order) bool {
 		}
 		settled = settled && b.Status.IsSettled()
 	}
-	if settled {
-		return o.Status != tote.OrderStatusProcessing && o.Status != tote.OrderStatusAccepted
+	if settled { // then wait for the payment to settle too
+		return o.Status != tote.OrderStatusProcessing && o.Status != tote.OrderStatusAccepted && !holdsAuthorization(o)
 	}
 	return true
 }

@@ -1,0 +1,320 @@
+package main_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/toteorg/tote/storetest"
+)
+
+// shop is a running server with an app and helpers to place orders.
+type shop struct {
+	t     *testing.T
+	srv   *server
+	admin map[string]string
+	app   map[string]string
+}
+
+func jsonOf(t *testing.T, body string) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal([]byte(body), &m); err != nil {
+		t.Fatalf("not a JSON object: %v: %s", err, body)
+	}
+	return m
+}
+
+func openShop(t *testing.T, srv *server) *shop {
+	t.Helper()
+	s := &shop{t: t, srv: srv, admin: map[string]string{"Authorization": "Bearer e2e-admin"}}
+	code, body := post(t, srv.url+"/v1/admin/apps", `{"name": "Channel"}`, s.admin)
+	if code != 201 {
+		t.Fatalf("create app: %d %s", code, body)
+	}
+	app := jsonOf(t, body)
+	s.app = map[string]string{"X-Violet-App-Id": fmt.Sprint(app["id"]), "X-Violet-App-Secret": app["secret"].(string)}
+	return s
+}
+
+// merchant creates a sandbox merchant with the given behaviour and one SKU
+// and shipping method, and returns the bag of an order for it.
+func (s *shop) merchant(sandbox string) (merchantID float64, bag string) {
+	s.t.Helper()
+	code, body := post(s.t, s.srv.url+"/v1/admin/merchants", `{"name": "M", "platform": "SANDBOX", "currency": "USD", "sandbox": `+sandbox+`}`, s.admin)
+	if code != 201 {
+		s.t.Fatalf("create merchant: %d %s", code, body)
+	}
+	m := jsonOf(s.t, body)["id"].(float64)
+	code, body = post(s.t, fmt.Sprintf("%s/v1/admin/merchants/%.0f/skus", s.srv.url, m), `{"name": "Widget", "price": 1500, "inventory": 100}`, s.admin)
+	if code != 201 {
+		s.t.Fatalf("create sku: %d %s", code, body)
+	}
+	sku := jsonOf(s.t, body)["id"].(float64)
+	code, body = post(s.t, fmt.Sprintf("%s/v1/admin/merchants/%.0f/shipping_methods", s.srv.url, m), `{"label": "Ground", "carrier": "UPS", "price": 500, "type": "FLAT_RATE_PRICE"}`, s.admin)
+	if code != 201 {
+		s.t.Fatalf("create shipping method: %d %s", code, body)
+	}
+	sm := jsonOf(s.t, body)["shipping_method_id"].(float64)
+	return m, fmt.Sprintf(`{"skus": [{"sku_id": %.0f, "quantity": 2}], "shipping_method": {"shipping_method_id": %.0f}}`, sku, sm)
+}
+
+func dos(appOrderID string, bags ...string) string {
+	return `{"payment_method": {"token": "tok_visa"}, "order": {"app_order_id": "` + appOrderID + `",
+		"customer": {"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.com"},
+		"shipping_address": {"address_1": "1 Main St", "city": "Springfield", "state": "IL", "postal_code": "62701", "country": "US"},
+		"bags": [` + strings.Join(bags, ",") + `]}}`
+}
+
+func (s *shop) place(body string) (int, map[string]any) {
+	s.t.Helper()
+	code, out := post(s.t, s.srv.url+"/v1/orders", body, s.app)
+	return code, jsonOf(s.t, out)
+}
+
+func (s *shop) order(id any) map[string]any {
+	s.t.Helper()
+	code, out := get(s.t, fmt.Sprintf("%s/v1/orders/%v", s.srv.url, id), s.app)
+	if code != 200 {
+		s.t.Fatalf("get order %v: %d %s", id, code, out)
+	}
+	return jsonOf(s.t, out)
+}
+
+// platformOrders is what the sandbox platform holds for a merchant.
+func (s *shop) platformOrders(merchant float64) []any {
+	s.t.Helper()
+	code, out := get(s.t, fmt.Sprintf("%s/v1/sandbox/merchants/%.0f/orders", s.srv.url, merchant), s.admin)
+	if code != 200 {
+		s.t.Fatalf("sandbox orders: %d %s", code, out)
+	}
+	var list []any
+	if err := json.Unmarshal([]byte(out), &list); err != nil {
+		s.t.Fatal(err)
+	}
+	return list
+}
+
+func bags(o map[string]any) []map[string]any {
+	var out []map[string]any
+	for _, b := range o["bags"].([]any) {
+		out = append(out, b.(map[string]any))
+	}
+	return out
+}
+
+func sumTotals(bs []map[string]any, live bool) float64 {
+	var sum float64
+	for _, b := range bs {
+		if !live || b["status"] != "REJECTED" {
+			sum += b["total"].(float64)
+		}
+	}
+	return sum
+}
+
+func transactions(o map[string]any, typ string) (sum float64, n int) {
+	for _, t := range o["payment_transactions"].([]any) {
+		if tx := t.(map[string]any); tx["type"] == typ {
+			sum += tx["amount"].(float64)
+			n++
+		}
+	}
+	return sum, n
+}
+
+// TestDirectOrderSubmission walks the issue's "done" list on each store.
+func TestDirectOrderSubmission(t *testing.T) {
+	t.Parallel()
+	storetest.EachKind(t, func(t *testing.T, k storetest.Kind) {
+		flag, value := k.URL(t)
+		s := openShop(t, serve(t, flag, value, "--platform-timeout", "300ms", "--submission-retry-delay", "20ms"))
+
+		t.Run("TwoMerchants", func(t *testing.T) {
+			m1, bag1 := s.merchant(`{"submit": "ACCEPT"}`)
+			m2, bag2 := s.merchant(`{"submit": "ACCEPT"}`)
+			code, o := s.place(dos("two-merchants", bag1, bag2))
+			if code != 200 || o["status"] != "COMPLETED" {
+				t.Fatalf("DOS = %d %v", code, o)
+			}
+			bs := bags(o)
+			for _, b := range bs {
+				if b["status"] != "ACCEPTED" || b["financial_status"] != "PAID" || b["external_id"] == nil {
+					t.Fatalf("bag %v: %v %v external id %v", b["id"], b["status"], b["financial_status"], b["external_id"])
+				}
+			}
+			if o["total"].(float64) != sumTotals(bs, false) || o["total"].(float64) != 2*(3000+500) {
+				t.Fatalf("order total %v, bags %v", o["total"], sumTotals(bs, false))
+			}
+			if captured, _ := transactions(o, "CAPTURE"); captured != o["total"] {
+				t.Fatalf("captured %v of %v", captured, o["total"])
+			}
+			for _, m := range []float64{m1, m2} {
+				if n := len(s.platformOrders(m)); n != 1 {
+					t.Fatalf("merchant %v's platform holds %d orders", m, n)
+				}
+			}
+			code, out := post(t, s.srv.url+"/v1/orders/search", `{"app_order_id": "two-merchants"}`, s.app)
+			if found := jsonOf(t, out); code != 200 || found["total_elements"] != 1.0 {
+				t.Fatalf("search = %d %s", code, out)
+			}
+			code, out = post(t, s.srv.url+"/v1/orders/bags/search", fmt.Sprintf(`{"order_id": %v}`, o["id"]), s.app)
+			if found := jsonOf(t, out); code != 200 || found["total_elements"] != 2.0 {
+				t.Fatalf("bag search = %d %s", code, out)
+			}
+			if got := s.order(o["id"]); got["status"] != "COMPLETED" || len(bags(got)) != 2 {
+				t.Fatalf("GET = %v", got)
+			}
+		})
+
+		t.Run("OneMerchantRejects", func(t *testing.T) {
+			_, ok := s.merchant(`{"submit": "ACCEPT"}`)
+			_, no := s.merchant(`{"submit": "REJECT"}`)
+			code, o := s.place(dos("one-rejects", ok, no))
+			if code != 200 || o["status"] != "COMPLETED" {
+				t.Fatalf("DOS = %d %v", code, o)
+			}
+			bs := bags(o)
+			if bs[0]["status"] != "ACCEPTED" || bs[1]["status"] != "REJECTED" || bs[1]["financial_status"] != "VOIDED" {
+				t.Fatalf("bags: %v, %v/%v", bs[0]["status"], bs[1]["status"], bs[1]["financial_status"])
+			}
+			errs := o["errors"].([]any)
+			if len(errs) != 1 || errs[0].(map[string]any)["type"] != "EXTERNAL_SUBMIT_CART" || errs[0].(map[string]any)["bag_id"] != bs[1]["id"] {
+				t.Fatalf("errors = %v", errs)
+			}
+			if o["total"].(float64) != bs[0]["total"].(float64) {
+				t.Fatalf("order total %v, want only the accepted bag's %v", o["total"], bs[0]["total"])
+			}
+			if captured, n := transactions(o, "CAPTURE"); captured != bs[0]["total"] || n != 1 {
+				t.Fatalf("captured %v in %d transactions, want only the accepted bag's %v", captured, n, bs[0]["total"])
+			}
+		})
+
+		t.Run("SingleMerchantRejects", func(t *testing.T) {
+			m, no := s.merchant(`{"submit": "REJECT"}`)
+			code, body := s.place(dos("single-rejects", no))
+			if code != 422 || body["error"] != "rejected" {
+				t.Fatalf("DOS = %d %v, want 422", code, body)
+			}
+			code, out := post(t, s.srv.url+"/v1/orders/search", `{"app_order_id": "single-rejects"}`, s.app)
+			page := jsonOf(t, out)
+			if code != 200 || page["total_elements"] != 1.0 {
+				t.Fatalf("search = %d %s", code, out)
+			}
+			o := page["content"].([]any)[0].(map[string]any)
+			if o["status"] != "REJECTED" || bags(o)[0]["financial_status"] != "VOIDED" {
+				t.Fatalf("order %v, bag %v", o["status"], bags(o)[0]["financial_status"])
+			}
+			if voided, _ := transactions(o, "VOID"); voided != bags(o)[0]["total"] {
+				t.Fatalf("voided %v", voided)
+			}
+			if n := len(s.platformOrders(m)); n != 0 {
+				t.Fatalf("the rejecting platform holds %d orders", n)
+			}
+		})
+
+		t.Run("TimeoutNeverDuplicates", func(t *testing.T) {
+			m, slow := s.merchant(`{"submit": "TIMEOUT"}`)
+			code, o := s.place(dos("timeout", slow))
+			if code != 200 {
+				t.Fatalf("DOS = %d %v", code, o)
+			}
+			deadline := time.Now().Add(20 * time.Second)
+			for o["status"] != "COMPLETED" && time.Now().Before(deadline) {
+				time.Sleep(50 * time.Millisecond)
+				o = s.order(o["id"])
+			}
+			if o["status"] != "COMPLETED" || bags(o)[0]["status"] != "ACCEPTED" {
+				t.Fatalf("after the timeout the order is %v, bag %v", o["status"], bags(o)[0]["status"])
+			}
+			if n := len(s.platformOrders(m)); n != 1 {
+				t.Fatalf("the platform holds %d orders for one bag", n)
+			}
+		})
+
+		t.Run("BadInput", func(t *testing.T) {
+			_, bag := s.merchant(`{"submit": "ACCEPT"}`)
+			code, out := post(t, s.srv.url+"/v1/orders/search", `{}`, s.app)
+			before := jsonOf(t, out)["total_elements"]
+			cases := map[string]struct {
+				body  string
+				code  int
+				field string
+			}{
+				"UnknownSKU":   {dos("bad", `{"skus": [{"sku_id": 999999, "quantity": 1}], "shipping_method": {"label": "x", "price": 0}}`), 422, "order.bags[0].skus[0].sku_id"},
+				"ZeroQuantity": {dos("bad", strings.Replace(bag, `"quantity": 2`, `"quantity": 0`, 1)), 422, "order.bags[0].skus[0].quantity"},
+				"NoEmail":      {strings.Replace(dos("bad", bag), `"email": "ada@example.com"`, `"email": ""`, 1), 422, "order.customer.email"},
+				"Declined":     {strings.Replace(dos("bad", bag), "tok_visa", "tok_chargeDeclined", 1), 422, "payment_method.token"},
+				"Malformed":    {`{"order": `, 400, ""},
+			}
+			for name, c := range cases {
+				code, body := s.place(c.body)
+				if code != c.code {
+					t.Errorf("%s: %d %v, want %d", name, code, body, c.code)
+					continue
+				}
+				if c.field != "" {
+					fields, _ := body["errors"].([]any)
+					if len(fields) == 0 || fields[0].(map[string]any)["field"] != c.field {
+						t.Errorf("%s: errors %v, want field %s", name, body["errors"], c.field)
+					}
+				}
+			}
+			code, out = post(t, s.srv.url+"/v1/orders/search", `{}`, s.app)
+			if after := jsonOf(t, out)["total_elements"]; code != 200 || after != before {
+				t.Fatalf("bad requests left orders behind: %v before, %v after", before, after)
+			}
+			// Another app's order is a 404.
+			other := openShop(t, s.srv)
+			code, body := s.place(dos("mine", bag))
+			if code != 200 {
+				t.Fatalf("DOS = %d %v", code, body)
+			}
+			if code, _ := get(t, fmt.Sprintf("%s/v1/orders/%v", s.srv.url, body["id"]), other.app); code != 404 {
+				t.Fatalf("another app's order = %d, want 404", code)
+			}
+		})
+	})
+}
+
+// TestRetriesSurviveRestart: a bag whose platform fails twice is retried in
+// the background; the server is killed between attempts, restarted, and the
+// bag is still accepted, with exactly one order on the platform.
+func TestRetriesSurviveRestart(t *testing.T) {
+	t.Parallel()
+	storetest.EachKind(t, func(t *testing.T, k storetest.Kind) {
+		flag, value := k.URL(t)
+		args := []string{flag, value, "--submission-retry-delay", "1s", "--job-poll-interval", "100ms"}
+		first := serve(t, args...)
+		s := openShop(t, first)
+		m, flaky := s.merchant(`{"submit": "FAIL_RETRYABLE", "fail_times": 2}`)
+		code, o := s.place(dos("flaky", flaky))
+		if code != 200 || bags(o)[0]["status"] != "IN_PROGRESS" || len(o["errors"].([]any)) != 1 {
+			t.Fatalf("after the first attempt: %d, bag %v, errors %v", code, bags(o)[0]["status"], o["errors"])
+		}
+		// Kill it before the retry is due (1 s, ±25%).
+		first.cmd.Process.Signal(syscall.SIGKILL)
+		<-first.done
+		first.done <- nil
+
+		second := serve(t, args...)
+		s.srv = second
+		deadline := time.Now().Add(30 * time.Second)
+		for o["status"] != "COMPLETED" && time.Now().Before(deadline) {
+			time.Sleep(100 * time.Millisecond)
+			o = s.order(o["id"])
+		}
+		if o["status"] != "COMPLETED" || bags(o)[0]["status"] != "ACCEPTED" {
+			t.Fatalf("after the restart: order %v, bag %v, errors %v", o["status"], bags(o)[0]["status"], o["errors"])
+		}
+		if n := len(s.platformOrders(m)); n != 1 {
+			t.Fatalf("the platform holds %d orders for one bag", n)
+		}
+		if errs := o["errors"].([]any); len(errs) != 2 {
+			t.Fatalf("errors = %v, want one per failed attempt", errs)
+		}
+	})
+}
