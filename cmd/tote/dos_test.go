@@ -318,3 +318,52 @@ func TestRetriesSurviveRestart(t *testing.T) {
 		}
 	})
 }
+
+// TestPaymentPaths: 3-D Secure leaves the order waiting for the shopper;
+// a failed capture sends it back to IN_PROGRESS with its payment voided;
+// an estimate prices without creating anything.
+func TestPaymentPaths(t *testing.T) {
+	t.Parallel()
+	storetest.EachKind(t, func(t *testing.T, k storetest.Kind) {
+		flag, value := k.URL(t)
+		s := openShop(t, serve(t, flag, value))
+		m, bag := s.merchant(`{"submit": "ACCEPT"}`)
+
+		code, o := s.place(strings.Replace(dos("3ds", bag), "tok_visa", "tok_threeDSecureRequired", 1))
+		if code != 200 || o["status"] != "REQUIRES_ACTION" || o["payment_intent_client_secret"] == nil {
+			t.Fatalf("3-D Secure: %d %v, secret %v", code, o["status"], o["payment_intent_client_secret"])
+		}
+		if n := len(s.platformOrders(m)); n != 0 {
+			t.Fatalf("a bag went to the merchant before the payment was authorized (%d orders)", n)
+		}
+
+		code, o = s.place(strings.Replace(dos("capture-fails", bag), "tok_visa", "tok_captureFails", 1))
+		if code != 200 || o["status"] != "IN_PROGRESS" || o["payment_method"] != nil {
+			t.Fatalf("failed capture: %d %v, payment method %v", code, o["status"], o["payment_method"])
+		}
+		if b := bags(o)[0]; b["status"] != "ACCEPTED" || b["financial_status"] != "VOIDED" {
+			t.Fatalf("failed capture: bag %v/%v", b["status"], b["financial_status"])
+		}
+		if errs := o["errors"].([]any); len(errs) != 1 || errs[0].(map[string]any)["type"] != "EXTERNAL_SET_PAYMENT_METHOD" {
+			t.Fatalf("failed capture: errors %v", errs)
+		}
+
+		code, out := post(t, s.srv.url+"/v1/orders/search", `{}`, s.app)
+		before := jsonOf(t, out)["total_elements"]
+		var b struct {
+			Skus []map[string]any `json:"skus"`
+		}
+		json.Unmarshal([]byte(bag), &b)
+		skus, _ := json.Marshal(b.Skus)
+		code, out = post(t, s.srv.url+"/v1/orders/estimate", `{"skus": `+string(skus)+`, "shipping_address": {"address_1": "1 Main St", "city": "Springfield", "state": "IL", "postal_code": "62701", "country": "US"}}`, s.app)
+		est := jsonOf(t, out)
+		carts, _ := est["estimated_carts"].([]any)
+		if code != 200 || len(carts) != 1 || carts[0].(map[string]any)["total"] != 3500.0 || carts[0].(map[string]any)["merchant_id"] != m {
+			t.Fatalf("estimate = %d %s", code, out)
+		}
+		code, out = post(t, s.srv.url+"/v1/orders/search", `{}`, s.app)
+		if jsonOf(t, out)["total_elements"] != before {
+			t.Fatal("an estimate created an order")
+		}
+	})
+}
