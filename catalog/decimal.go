@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"encoding/json"
+	"math"
 	"strconv"
 	"strings"
 )
@@ -22,15 +23,15 @@ func parseDecimal(s string, scale int) (n int64, ok bool) {
 		frac = frac[:scale]
 	}
 	frac += strings.Repeat("0", scale-len(frac))
-	const limit = 1 << 62
 	for _, c := range whole + frac {
 		if c < '0' || c > '9' {
 			return 0, false
 		}
-		n = n*10 + int64(c-'0')
-		if n > limit {
+		d := int64(c - '0')
+		if n > (math.MaxInt64-d)/10 { // n*10+d would overflow
 			return 0, false
 		}
+		n = n*10 + d
 	}
 	return n, true
 }

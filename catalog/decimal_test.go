@@ -18,7 +18,7 @@ func TestParseTaxRate(t *testing.T) {
 		}
 	}
 	for _, in := range []string{"", ".5", "5.", "1.0000001", "0.0000001", "-0.1", "+0.1", "1e-2", "7.25%",
-		"1.5", "0x1", "0,07", "99999999999999999999999", "0.07.1", "NaN"} {
+		"1.5", "0x1", "0,07", "99999999999999999999999", "0200000000000000", "9223372036854.775808", "0.07.1", "NaN"} {
 		if got, ok := catalog.ParseTaxRate(in); ok {
 			t.Errorf("ParseTaxRate(%q) = %d, want a refusal", in, got)
 		}
