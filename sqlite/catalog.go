@@ -4,36 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"strings"
-
-	"modernc.org/sqlite"
 
 	"github.com/toteorg/tote"
 )
-
-// SQLite extended result codes of a violated uniqueness rule.
-const (
-	sqliteConstraint           = 19
-	sqliteConstraintPrimaryKey = 1555
-	sqliteConstraintUnique     = 2067
-)
-
-// catalogError is interpretError plus what PostgreSQL's 23505 becomes: a
-// violated unique index (a second row with the same external id) is
-// ECONFLICT.
-func catalogError(err error, what string) error {
-	var se *sqlite.Error
-	if errors.As(err, &se) {
-		c := se.Code()
-		if c == sqliteConstraintUnique || c == sqliteConstraintPrimaryKey ||
-			(c&0xff == sqliteConstraint && strings.Contains(se.Error(), "UNIQUE constraint failed")) {
-			return fmt.Errorf("%s: %w", what, &tote.Error{Code: tote.ECONFLICT, Message: "Already exists."})
-		}
-	}
-	return interpretError(err, what)
-}
 
 func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
 
@@ -64,7 +38,7 @@ func (tx *Tx) CreateMerchant(ctx context.Context, m *tote.Merchant) error {
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 		nullString(m.ExternalID), m.Name, m.Platform, m.Currency, nullInt64(m.CommissionRate), sandbox,
 		micros(m.DateCreated), micros(m.DateModified)).Scan(&m.ID)
-	return catalogError(err, "create merchant")
+	return interpretError(err, "create merchant")
 }
 
 // UpdateMerchant saves every field but ID and DateCreated.
@@ -84,7 +58,7 @@ func (tx *Tx) UpdateMerchant(ctx context.Context, m *tote.Merchant) error {
 
 func checkCatalogUpdated(res sql.Result, err error, what string) error {
 	if err != nil {
-		return catalogError(err, what)
+		return interpretError(err, what)
 	}
 	return checkUpdated(res, nil, what)
 }
@@ -156,7 +130,7 @@ func (tx *Tx) CreateSKU(ctx context.Context, s *tote.SKU) error {
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 		s.MerchantID, nullString(s.ExternalID), s.Name, s.Price, s.Currency, s.Inventory, s.Weight,
 		s.RequiresShipping, s.ProductType, micros(s.DateCreated), micros(s.DateModified)).Scan(&s.ID)
-	return catalogError(err, "create sku")
+	return interpretError(err, "create sku")
 }
 
 // UpdateSKU saves every field but ID, MerchantID and DateCreated.
@@ -237,7 +211,7 @@ func (tx *Tx) CreateShippingMethod(ctx context.Context, m *tote.ShippingMethod) 
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 		m.MerchantID, nullString(m.ExternalID), m.Label, m.Carrier, m.Price, m.Type,
 		nullInt64(m.MinSubtotal), nullInt64(m.MaxSubtotal), micros(m.DateCreated)).Scan(&m.ID)
-	return catalogError(err, "create shipping method")
+	return interpretError(err, "create shipping method")
 }
 
 // UpdateShippingMethod saves every field but ID, MerchantID and DateCreated.
@@ -307,7 +281,7 @@ func (tx *Tx) SaveTaxRate(ctx context.Context, r *tote.TaxRate) error {
 		r.MerchantID, r.Country, r.State, r.RatePPM, r.AppliesToShipping, micros(r.DateCreated)).
 		Scan(&r.ID, &created)
 	if err != nil {
-		return catalogError(err, "save tax rate")
+		return interpretError(err, "save tax rate")
 	}
 	r.DateCreated = fromMicros(created) // a replaced rate keeps its creation date
 	return nil
