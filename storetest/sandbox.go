@@ -35,8 +35,8 @@ func StockedSKU(tb testing.TB, s tote.Store, merchantID, inventory int64) *tote.
 	return sku
 }
 
-// Inventory reads a SKU's inventory.
-func Inventory(tb testing.TB, s tote.Store, skuID int64) int64 {
+// SKUInventory reads a SKU's inventory.
+func SKUInventory(tb testing.TB, s tote.Store, skuID int64) int64 {
 	tb.Helper()
 	sku, err := s.FindSKUByID(context.Background(), skuID)
 	if err != nil {
@@ -74,7 +74,7 @@ func testSandboxOrders(t *testing.T, open Opener) {
 	want := &tote.SandboxOrder{ID: o.ID, MerchantID: m.ID, ExternalID: "sbx_ord_bag-1", Reference: "bag-1", Status: "ACCEPTED",
 		Body: p.Body, Total: 2000, Currency: "USD", DateCreated: T0}
 	equal(t, "placed order", o, want)
-	equal(t, "inventory after placement", [2]int64{Inventory(t, s, a.ID), Inventory(t, s, b.ID)}, [2]int64{3, 1})
+	equal(t, "inventory after placement", [2]int64{SKUInventory(t, s, a.ID), SKUInventory(t, s, b.ID)}, [2]int64{3, 1})
 	got, err := s.FindSandboxOrder(ctx, m.ID, "bag-1")
 	noErr(t, err, "find")
 	equal(t, "found order", got, want)
@@ -88,7 +88,7 @@ func testSandboxOrders(t *testing.T, open Opener) {
 		t.Fatal("a second placement of one reference created an order")
 	}
 	equal(t, "second placement's order", o2, want)
-	equal(t, "inventory after a repeat", [2]int64{Inventory(t, s, a.ID), Inventory(t, s, b.ID)}, [2]int64{3, 1})
+	equal(t, "inventory after a repeat", [2]int64{SKUInventory(t, s, a.ID), SKUInventory(t, s, b.ID)}, [2]int64{3, 1})
 
 	// Short on the second SKU: nothing at all is placed or taken.
 	_, _, err = s.PlaceSandboxOrder(ctx, sandboxParams(m.ID, "bag-2",
@@ -96,7 +96,7 @@ func testSandboxOrders(t *testing.T, open Opener) {
 	if !isUnavailable(err) || tote.ErrorMessage(err) != "Not enough items available. Only 1 left" {
 		t.Fatalf("shortage: err = %v (message %q)", err, tote.ErrorMessage(err))
 	}
-	equal(t, "inventory after a shortage", [2]int64{Inventory(t, s, a.ID), Inventory(t, s, b.ID)}, [2]int64{3, 1})
+	equal(t, "inventory after a shortage", [2]int64{SKUInventory(t, s, a.ID), SKUInventory(t, s, b.ID)}, [2]int64{3, 1})
 	if _, err := s.FindSandboxOrder(ctx, m.ID, "bag-2"); !errors.Is(err, tote.ErrNotFound) {
 		t.Fatalf("order of a failed placement: err = %v, want ErrNotFound", err)
 	}
@@ -107,7 +107,7 @@ func testSandboxOrders(t *testing.T, open Opener) {
 			t.Fatalf("sku %d of no merchant's store: err = %v", sku, err)
 		}
 	}
-	equal(t, "foreign inventory", Inventory(t, s, foreign.ID), int64(10))
+	equal(t, "foreign inventory", SKUInventory(t, s, foreign.ID), int64(10))
 	if _, _, err := s.PlaceSandboxOrder(ctx, sandboxParams(m.ID, "bag-4", tote.SandboxLine{SkuID: a.ID, Quantity: 0})); tote.ErrorCode(err) != tote.EINVALID {
 		t.Fatalf("quantity 0: err = %v, want EINVALID", err)
 	}
@@ -117,7 +117,7 @@ func testSandboxOrders(t *testing.T, open Opener) {
 	if !created {
 		t.Fatal("a reference that failed for want of stock could not be placed later")
 	}
-	equal(t, "inventory of the last unit", Inventory(t, s, b.ID), int64(0))
+	equal(t, "inventory of the last unit", SKUInventory(t, s, b.ID), int64(0))
 
 	list, err := s.FindSandboxOrders(ctx, m.ID)
 	noErr(t, err, "list")
@@ -183,7 +183,7 @@ func testConcurrentSandboxPlacements(t *testing.T, open Opener) {
 	wg.Wait()
 	equal(t, "placements that created the order", created, 1)
 	equal(t, "distinct orders returned", len(ids), 1)
-	equal(t, "inventory taken once", Inventory(t, s, a.ID), int64(8))
+	equal(t, "inventory taken once", SKUInventory(t, s, a.ID), int64(8))
 
 	// 8 units of a and 10 of b left; 12 placements want 1 of each, half
 	// of them listing b first.
@@ -210,7 +210,7 @@ func testConcurrentSandboxPlacements(t *testing.T, open Opener) {
 	}
 	wg.Wait()
 	equal(t, "placed, short", [2]int{placed, short}, [2]int{8, racers - 8})
-	equal(t, "inventory left", [2]int64{Inventory(t, s, a.ID), Inventory(t, s, b.ID)}, [2]int64{0, 2})
+	equal(t, "inventory left", [2]int64{SKUInventory(t, s, a.ID), SKUInventory(t, s, b.ID)}, [2]int64{0, 2})
 	list, err := s.FindSandboxOrders(ctx, m.ID)
 	noErr(t, err, "list")
 	equal(t, "orders on the platform", len(list), 1+8)

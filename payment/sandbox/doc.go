@@ -29,8 +29,9 @@
 //     FAILED (so a replay gets the same answer) and the answer is 402.
 //   - tok_threeDSecureRequired: REQUIRES_ACTION until confirmed by client
 //     secret, then AUTHORIZED; capturing before that is a 409.
-//   - tok_captureFails: authorizes; every capture is declined (402) and the
-//     intent stays AUTHORIZED, so it can still be voided.
+//   - tok_captureFails: authorizes; the capture is declined (402) and the
+//     hold released: the intent becomes VOIDED (a later Void answers it
+//     unchanged).
 //   - any other token: declined, with a message naming the known ones.
 //
 // Capturing an intent again with the amount already captured, voiding a

@@ -47,7 +47,7 @@ func (p *Provider) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /payment_intents", p.handleCreate)
 	mux.HandleFunc("GET /payment_intents/{id}", p.handleGet)
-	mux.HandleFunc("POST /payment_intents/{id}/capture", p.handleAmount(capture))
+	mux.HandleFunc("POST /payment_intents/{id}/capture", p.handleCapture)
 	mux.HandleFunc("POST /payment_intents/{id}/void", p.handleChange(void))
 	mux.HandleFunc("POST /payment_intents/{id}/refund", p.handleAmount(refund))
 	mux.HandleFunc("POST /client_secrets/{client_secret}/confirm", p.handleConfirm)
@@ -165,6 +165,35 @@ func (p *Provider) handleAmount(rule func(*tote.SandboxIntent, int64) error) htt
 			return
 		}
 		p.handleChange(func(in *tote.SandboxIntent) error { return rule(in, req.Amount) })(w, r)
+	}
+}
+
+// handleCapture captures; a capture the issuer refuses (tok_captureFails)
+// releases the hold (VOIDED) and answers 402.
+func (p *Provider) handleCapture(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Amount int64 `json:"amount"`
+	}
+	if err := decode(w, r, &req); err != nil {
+		p.writeError(w, r, err)
+		return
+	}
+	var failed error
+	in, err := p.Store.UpdateSandboxIntent(r.Context(), r.PathValue("id"), func(in *tote.SandboxIntent) error {
+		err := capture(in, req.Amount)
+		if errors.Is(err, errDeclined) {
+			in.Status, failed = tote.IntentVoided, err
+			return nil
+		}
+		return err
+	})
+	switch {
+	case err != nil:
+		p.writeError(w, r, err)
+	case failed != nil:
+		p.writeError(w, r, failed)
+	default:
+		writeJSON(w, http.StatusOK, toIntentJSON(in))
 	}
 }
 
@@ -315,7 +344,7 @@ func capture(in *tote.SandboxIntent, amount int64) error {
 		return tote.Invalid(tote.FieldError{Field: "amount", Message: fmt.Sprintf("must be between 1 and the %d authorized", in.Amount)})
 	}
 	if in.Token == TokenCaptureFails {
-		return &tote.Error{Code: tote.EINVALID, Message: "The capture failed: the card issuer refused it.", Err: errDeclined}
+		return &tote.Error{Code: tote.EINVALID, Message: "The capture failed: the card issuer refused it; the authorization was released.", Err: errDeclined}
 	}
 	in.Status, in.AmountCaptured = tote.IntentCaptured, amount
 	return nil

@@ -196,10 +196,12 @@ func TestCaptureFails(t *testing.T) {
 		}
 		_, err := b.client.Capture(ctx, in.ID, 5000)
 		refused(t, err, true)
-		got, err := b.client.Get(ctx, in.ID)
-		want(t, got, err, tote.IntentAuthorized, 0, 0)
+		got, err := b.client.Get(ctx, in.ID) // the hold was released
+		want(t, got, err, tote.IntentVoided, 0, 0)
 		got, err = b.client.Void(ctx, in.ID)
 		want(t, got, err, tote.IntentVoided, 0, 0)
+		_, err = b.client.Capture(ctx, in.ID, 5000)
+		refused(t, err, false)
 	})
 }
 

@@ -103,7 +103,7 @@ func TestAccept(t *testing.T) {
 			rec.Status != sandbox.OrderStatusAccepted || !rec.DateCreated.Equal(storetest.T0) {
 			t.Fatalf("record = %+v", rec)
 		}
-		if got := storetest.Inventory(t, b.store, sku.ID); got != 3 {
+		if got := storetest.SKUInventory(t, b.store, sku.ID); got != 3 {
 			t.Fatalf("inventory = %d, want 3", got)
 		}
 		found, err := b.conn.Lookup(ctx, m.ID, "bag-1")
@@ -136,7 +136,7 @@ func TestIdempotentResubmit(t *testing.T) {
 		if err != nil || *again != *first {
 			t.Fatalf("resubmit = %+v, %v; want the first order %+v", again, err, first)
 		}
-		if got := storetest.Inventory(t, b.store, sku.ID); got != 3 {
+		if got := storetest.SKUInventory(t, b.store, sku.ID); got != 3 {
 			t.Fatalf("inventory = %d, want 3 (taken once)", got)
 		}
 		if n := len(b.orders(t, m.ID)); n != 1 {
@@ -167,7 +167,7 @@ func TestReject(t *testing.T) {
 		sku := storetest.StockedSKU(t, b.store, m.ID, 5)
 		_, err := b.conn.Submit(ctx, order(m.ID, "bag-1", line(sku, 1)))
 		platformError(t, err, tote.PlatformRejected, "EXTERNAL_SUBMIT_CART")
-		if got := storetest.Inventory(t, b.store, sku.ID); got != 5 {
+		if got := storetest.SKUInventory(t, b.store, sku.ID); got != 5 {
 			t.Fatalf("inventory = %d, want 5", got)
 		}
 		if _, err := b.conn.Lookup(ctx, m.ID, "bag-1"); !errors.Is(err, tote.ErrNotFound) {
@@ -198,7 +198,7 @@ func TestFailRetryable(t *testing.T) {
 		if len(list) != 1 || list[0].ExternalID != rec.ExternalID {
 			t.Fatalf("platform orders = %+v, want exactly %s", list, rec.ExternalID)
 		}
-		if got := storetest.Inventory(t, b.store, sku.ID); got != 4 {
+		if got := storetest.SKUInventory(t, b.store, sku.ID); got != 4 {
 			t.Fatalf("inventory = %d, want 4", got)
 		}
 		// Another reference has attempts of its own.
@@ -235,7 +235,7 @@ func TestTimeout(t *testing.T) {
 		if list := b.orders(t, m.ID); len(list) != 1 || list[0].ExternalID != rec.ExternalID {
 			t.Fatalf("platform orders = %+v, want exactly one", list)
 		}
-		if got := storetest.Inventory(t, b.store, sku.ID); got != 3 {
+		if got := storetest.SKUInventory(t, b.store, sku.ID); got != 3 {
 			t.Fatalf("inventory = %d, want 3 (taken once)", got)
 		}
 	})
@@ -267,7 +267,7 @@ func TestLatency(t *testing.T) {
 		if _, err := b.conn.Lookup(ctx, m.ID, "bag-2"); !errors.Is(err, tote.ErrNotFound) {
 			t.Fatalf("lookup: err = %v, want ErrNotFound", err)
 		}
-		if got := storetest.Inventory(t, b.store, sku.ID); got != 4 {
+		if got := storetest.SKUInventory(t, b.store, sku.ID); got != 4 {
 			t.Fatalf("inventory = %d, want 4", got)
 		}
 	})
@@ -285,7 +285,7 @@ func TestInventoryShortage(t *testing.T) {
 		if pe.Message != "Not enough items available. Only 1 left" {
 			t.Fatalf("message = %q", pe.Message)
 		}
-		if a, b := storetest.Inventory(t, b.store, plenty.ID), storetest.Inventory(t, b.store, scarce.ID); a != 10 || b != 1 {
+		if a, b := storetest.SKUInventory(t, b.store, plenty.ID), storetest.SKUInventory(t, b.store, scarce.ID); a != 10 || b != 1 {
 			t.Fatalf("inventory = %d, %d; want unchanged 10, 1", a, b)
 		}
 		if n := len(b.orders(t, m.ID)); n != 0 {
@@ -324,7 +324,7 @@ func TestWrongKey(t *testing.T) {
 		wrong.Key = "wrong"
 		_, err := wrong.Submit(ctx, order(m.ID, "bag-1", line(sku, 1)))
 		platformError(t, err, tote.PlatformRejected, "EXTERNAL_SUBMIT_CART")
-		if n := len(b.orders(t, m.ID)); n != 0 || storetest.Inventory(t, b.store, sku.ID) != 5 {
+		if n := len(b.orders(t, m.ID)); n != 0 || storetest.SKUInventory(t, b.store, sku.ID) != 5 {
 			t.Fatalf("a caller with a wrong key placed %d orders", n)
 		}
 		// A platform without a key refuses everyone.
@@ -376,7 +376,7 @@ func TestConcurrentSubmits(t *testing.T) {
 				t.Fatalf("external ids = %v, want one order", ids)
 			}
 		}
-		if n, inv := len(b.orders(t, m.ID)), storetest.Inventory(t, b.store, sku.ID); n != 1 || inv != 7 {
+		if n, inv := len(b.orders(t, m.ID)), storetest.SKUInventory(t, b.store, sku.ID); n != 1 || inv != 7 {
 			t.Fatalf("%d orders, inventory %d; want 1 order, 7 left", n, inv)
 		}
 	})
