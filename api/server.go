@@ -114,6 +114,7 @@ func (s *Server) Handler() http.Handler {
 	// Anything else under /v1 is authenticated first, so an unknown route
 	// answers 401 to a stranger and 404 to an app.
 	mux.Handle("/v1/admin/", s.protect(authAdmin, s.handleNotFound))
+	mux.Handle("/v1/sandbox/", s.protect(authAdmin, s.handleNotFound))
 	mux.Handle("/v1/", s.protect(authApp, s.handleNotFound))
 	mux.HandleFunc("/", s.handleNotFound)
 	return s.observe(mux)
