@@ -14,5 +14,10 @@ type App struct {
 	// CommissionRate is the share of a bag's total the channel keeps, in
 	// basis points (1000 = 10%).
 	CommissionRate int64
-	DateCreated    time.Time
+	// WebhookKey signs the app's deliveries (X-Violet-Hmac, keyed with the
+	// app secret) without being the secret: the HMAC-SHA256 key state
+	// precomputed from it (docs/decisions/0009-webhooks.md). Nil for an
+	// app created before webhooks until it next creates a subscription.
+	WebhookKey  []byte
+	DateCreated time.Time
 }

@@ -12,6 +12,7 @@ type Store interface {
 	JobQueue
 	CatalogReader
 	SandboxStore
+	WebhookStore
 
 	// InTx runs fn in one read-write transaction and commits if fn returns
 	// nil; otherwise nothing fn wrote is kept. A state change, its audit
@@ -72,6 +73,8 @@ type Tx interface {
 	Reader
 	CatalogReader
 	CatalogWriter
+	WebhookReader
+	WebhookWriter
 
 	// CreateApp inserts a and sets its ID.
 	CreateApp(ctx context.Context, a *App) error
@@ -97,7 +100,10 @@ type Tx interface {
 	// InsertStatusChange appends c to the audit trail and sets its ID.
 	InsertStatusChange(ctx context.Context, c *StatusChange) error
 	// InsertEvents appends events. Each event of a bag gets the bag's next
-	// sequence number (stored on the bag as EventSeq).
+	// sequence number (stored on the bag as EventSeq). Each event also fans
+	// out, in this transaction, to every ACTIVE subscription of its app and
+	// type: one Delivery each, with its job (KindDeliverWebhook) unless it
+	// waits behind an earlier delivery of its bag (Webhook.Ordered).
 	InsertEvents(ctx context.Context, events []*Event) error
 	// InsertJobs adds jobs (see JobParams.Prepared) that become claimable
 	// when the transaction commits, and returns their ids.

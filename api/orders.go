@@ -88,8 +88,8 @@ func (s *Server) handleCreateOrder(w http.ResponseWriter, r *http.Request) {
 		or.Bags = append(or.Bags, br)
 	}
 	order, err := s.Orders.PlaceOrder(r.Context(), appFrom(r.Context()), or)
-	if errors.Is(err, submission.ErrSingleBagRejected) {
-		msg := "The merchant's platform rejected the order's only bag."
+	if errors.Is(err, submission.ErrOrderRejected) {
+		msg := "The merchants' platforms rejected every bag of the order."
 		if n := len(order.Errors); n > 0 {
 			msg = fmt.Sprintf("Order %d was rejected: %s", order.ID, order.Errors[n-1].Message)
 		}

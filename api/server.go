@@ -9,7 +9,6 @@ import (
 	_ "embed"
 	"log/slog"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -18,6 +17,7 @@ import (
 	"github.com/toteorg/tote"
 	"github.com/toteorg/tote/submission"
 	"github.com/toteorg/tote/tenant"
+	"github.com/toteorg/tote/webhook"
 )
 
 // MaxBodyBytes is the largest request body accepted (413 beyond).
@@ -28,16 +28,12 @@ type Server struct {
 	Store    tote.Store
 	Apps     *tenant.Service
 	Orders   *submission.Engine
+	Webhooks *webhook.Service
 	Clock    tote.Clock
 	Logger   *slog.Logger
 	AdminKey string
 	// Registry receives the HTTP and queue metrics and is served on /metrics.
 	Registry *prometheus.Registry
-	// Mounts are services served under a path prefix outside /v1 with
-	// their own authentication (the sandbox platform and payment
-	// provider), keyed by prefix ("/sandbox/platform/"); the prefix is
-	// stripped before the handler sees the request.
-	Mounts map[string]http.Handler
 	// OperatorRoutes are further routes behind the admin key (the
 	// sandboxes' operator routes).
 	OperatorRoutes []Route
@@ -92,6 +88,14 @@ func (s *Server) routes() []route {
 		{"GET", "/v1/orders/{order_id}", authApp, s.handleGetOrder},
 		{"POST", "/v1/orders/search", authApp, s.handleSearchOrders},
 		{"POST", "/v1/orders/bags/search", authApp, s.handleSearchBags},
+		{"POST", "/v1/events/webhooks", authApp, s.handleCreateWebhook},
+		{"GET", "/v1/events/webhooks", authApp, s.handleListWebhooks},
+		{"GET", "/v1/events/webhooks/{webhook_id}", authApp, s.handleGetWebhook},
+		{"PUT", "/v1/events/webhooks/{webhook_id}", authApp, s.handleUpdateWebhook},
+		{"DELETE", "/v1/events/webhooks/{webhook_id}", authApp, s.handleDeleteWebhook},
+		{"GET", "/v1/events/webhooks/{webhook_id}/events", authApp, s.handleListDeliveries},
+		{"POST", "/v1/events/webhooks/{webhook_id}/events/{event_id}/resend", authApp, s.handleResend},
+		{"POST", "/v1/events/webhooks/{webhook_id}/simulate", authApp, s.handleSimulate},
 	}...)
 }
 
@@ -108,9 +112,6 @@ func (s *Server) Handler() http.Handler {
 		mux.Handle(rt.method+" "+rt.path, s.protect(rt.auth, rt.handler))
 	}
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{}))
-	for prefix, h := range s.Mounts {
-		mux.Handle(prefix, http.StripPrefix(strings.TrimSuffix(prefix, "/"), h))
-	}
 	// Anything else under /v1 is authenticated first, so an unknown route
 	// answers 401 to a stranger and 404 to an app.
 	mux.Handle("/v1/admin/", s.protect(authAdmin, s.handleNotFound))

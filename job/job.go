@@ -118,6 +118,20 @@ func (e *retryAfterError) Unwrap() error { return e.err }
 // Retry-After header), instead of the backoff's delay.
 func RetryAfter(d time.Duration, err error) error { return &retryAfterError{d, err} }
 
+// snoozeError puts a job back without it having failed.
+type snoozeError struct {
+	after  time.Duration
+	reason string
+}
+
+func (e *snoozeError) Error() string { return "snoozed: " + e.reason }
+
+// Snooze puts the job back to run again after d: the handler chose not to
+// work on it yet (its destination is paused or busy). Unlike a failure it
+// is not logged as one, and it never discards the job, whatever its
+// attempt count.
+func Snooze(d time.Duration, reason string) error { return &snoozeError{d, reason} }
+
 type kind struct {
 	handler Handler
 	timeout time.Duration
@@ -334,8 +348,14 @@ func (r *Runner) run(j *tote.Job) {
 	o := tote.JobOutcome{ID: j.ID, Attempt: j.Attempt, Now: now, State: tote.JobStateCompleted}
 	var perm *permanentError
 	var after *retryAfterError
+	var snooze *snoozeError
 	switch {
 	case err == nil:
+	case errors.As(err, &snooze):
+		o.State, o.RetryAt = tote.JobStateAvailable, now.Add(snooze.after)
+		r.log.Debug("job snoozed", "job_id", j.ID, "kind", j.Kind, "until", o.RetryAt, "reason", snooze.reason)
+		r.outcomes <- o
+		return
 	case errors.As(err, &perm) || j.Attempt >= j.MaxAttempts:
 		o.State, o.Error = tote.JobStateDiscarded, err.Error()
 	case errors.As(err, &after):

@@ -2,15 +2,17 @@
 // command loads the order (locked), applies one pure operation of
 // tote.OrderState, and writes in ONE transaction everything that follows
 // from it: the new statuses and versions, an audit row per status change,
-// the events the transition tables imply (numbered per bag), and the
-// follow-up jobs the caller asks for. Either all of it commits or none of it
-// does. Network calls (platforms, payments, webhooks) never happen inside;
-// their outcomes arrive as further commands.
+// the events the transition tables imply (numbered per bag, each carrying
+// the order as it now stands, and fanned out to the webhook subscriptions
+// that want them), and the follow-up jobs the caller asks for. Either all
+// of it commits or none of it does. Network calls (platforms, payments,
+// webhooks) never happen inside; their outcomes arrive as further commands.
 package lifecycle
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/google/uuid"
@@ -25,6 +27,11 @@ type Service struct {
 	// NewEventID makes event ids (default: "evt_" and a UUIDv7, so ids sort
 	// by creation time).
 	NewEventID func() string
+	// Snapshot renders an order as the API returns it. Each event's payload
+	// (the body its webhooks deliver) is the order after all the command's
+	// writes, so it shows the bag versions, errors and transactions of the
+	// change. cmd/tote wires api.OrderJSON; nil records events without one.
+	Snapshot func(*tote.Order) ([]byte, error)
 }
 
 // Command is one change to one order.
@@ -213,6 +220,15 @@ func (s *Service) apply(ctx context.Context, tx tote.Tx, c Command) (*Result, er
 				ID: s.newEventID(), AppID: o.AppID, Type: typ, OrderID: o.ID, BagID: bagID,
 				BagVersion: version, DateCreated: now,
 			})
+		}
+	}
+	if len(res.Events) > 0 && s.Snapshot != nil {
+		payload, err := s.Snapshot(o)
+		if err != nil {
+			return nil, fmt.Errorf("snapshot of order %d for its events: %w", o.ID, err)
+		}
+		for _, e := range res.Events {
+			e.Payload = payload
 		}
 	}
 	if err := tx.InsertEvents(ctx, res.Events); err != nil {

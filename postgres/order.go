@@ -14,17 +14,17 @@ import (
 // CreateApp inserts a and sets its ID.
 func (tx *Tx) CreateApp(ctx context.Context, a *tote.App) error {
 	err := tx.tx.QueryRow(ctx, `
-		INSERT INTO apps (name, secret_hash, commission_rate, date_created)
-		VALUES ($1, $2, $3, $4) RETURNING id`,
-		a.Name, a.SecretHash, a.CommissionRate, a.DateCreated).Scan(&a.ID)
+		INSERT INTO apps (name, secret_hash, commission_rate, webhook_key, date_created)
+		VALUES ($1, $2, $3, $4, $5) RETURNING id`,
+		a.Name, a.SecretHash, a.CommissionRate, a.WebhookKey, a.DateCreated).Scan(&a.ID)
 	return interpretError(err, "create app")
 }
 
 func (r reader) FindAppByID(ctx context.Context, id int64) (*tote.App, error) {
 	var a tote.App
 	err := r.q.QueryRow(ctx, `
-		SELECT id, name, secret_hash, commission_rate, date_created FROM apps WHERE id = $1`, id).
-		Scan(&a.ID, &a.Name, &a.SecretHash, &a.CommissionRate, &a.DateCreated)
+		SELECT id, name, secret_hash, commission_rate, webhook_key, date_created FROM apps WHERE id = $1`, id).
+		Scan(&a.ID, &a.Name, &a.SecretHash, &a.CommissionRate, &a.WebhookKey, &a.DateCreated)
 	if err != nil {
 		return nil, interpretError(err, fmt.Sprintf("find app %d", id))
 	}
@@ -410,7 +410,7 @@ func (tx *Tx) InsertEvents(ctx context.Context, events []*tote.Event) error {
 			return interpretError(err, "insert event")
 		}
 	}
-	return nil
+	return tx.fanOut(ctx, events)
 }
 
 func (r reader) FindEvents(ctx context.Context, orderID, bagID int64) ([]*tote.Event, error) {

@@ -65,7 +65,7 @@ func (r reader) FindOrders(ctx context.Context, f tote.OrderFilter, page tote.Pa
 		w.add("status <> ?", string(tote.OrderStatusInProgress))
 	}
 	if f.BagID != nil || f.BagStatus != nil || f.MerchantID != nil {
-		conds := []string{"b.order_id = orders.id"}
+		var conds []string
 		var args []any
 		if f.BagID != nil {
 			conds, args = append(conds, "b.id = ?"), append(args, *f.BagID)
@@ -76,7 +76,14 @@ func (r reader) FindOrders(ctx context.Context, f tote.OrderFilter, page tote.Pa
 		if f.MerchantID != nil {
 			conds, args = append(conds, "b.merchant_id = ?"), append(args, *f.MerchantID)
 		}
-		w.add("EXISTS (SELECT 1 FROM bags b WHERE "+strings.Join(conds, " AND ")+")", args...)
+		if f.BagID != nil || f.MerchantID != nil {
+			// Selective: driven from the bags' (app, merchant) index.
+			w.add("id IN (SELECT b.order_id FROM bags b WHERE b.app_id = ? AND "+strings.Join(conds, " AND ")+")",
+				append([]any{f.AppID}, args...)...)
+		} else {
+			// A status matches many bags: check each candidate order's.
+			w.add("EXISTS (SELECT 1 FROM bags b WHERE b.order_id = orders.id AND "+strings.Join(conds, " AND ")+")", args...)
+		}
 	}
 	var total int64
 	if err := r.q.QueryRow(ctx, `SELECT count(*) FROM orders`+w.sql(), w.args...).Scan(&total); err != nil {
@@ -148,7 +155,11 @@ func (r reader) FindBags(ctx context.Context, f tote.BagFilter, page tote.Page) 
 	if f.Ascending {
 		dir = " ASC"
 	}
-	bags, err := r.findBags(ctx, w.sql()+` ORDER BY `+col+dir+` NULLS LAST, id`+dir+
+	nulls := "" // only date_submitted can be NULL: not yet submitted bags sort last
+	if f.Sort == tote.BagSortDateSubmitted {
+		nulls = " NULLS LAST"
+	}
+	bags, err := r.findBags(ctx, w.sql()+` ORDER BY `+col+dir+nulls+`, id`+dir+
 		` LIMIT `+w.next(1)+` OFFSET `+w.next(2), append(w.args, page.Size, page.Offset())...)
 	if err != nil {
 		return nil, 0, err

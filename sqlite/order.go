@@ -13,9 +13,9 @@ import (
 // CreateApp inserts a and sets its ID.
 func (tx *Tx) CreateApp(ctx context.Context, a *tote.App) error {
 	err := tx.tx.QueryRowContext(ctx, `
-		INSERT INTO apps (name, secret_hash, commission_rate, date_created)
-		VALUES (?, ?, ?, ?) RETURNING id`,
-		a.Name, a.SecretHash, a.CommissionRate, micros(a.DateCreated)).Scan(&a.ID)
+		INSERT INTO apps (name, secret_hash, commission_rate, webhook_key, date_created)
+		VALUES (?, ?, ?, ?, ?) RETURNING id`,
+		a.Name, a.SecretHash, a.CommissionRate, a.WebhookKey, micros(a.DateCreated)).Scan(&a.ID)
 	if err != nil {
 		return interpretError(err, "create app")
 	}
@@ -26,8 +26,8 @@ func (r reader) FindAppByID(ctx context.Context, id int64) (*tote.App, error) {
 	var a tote.App
 	var created int64
 	err := r.q.QueryRowContext(ctx, `
-		SELECT id, name, secret_hash, commission_rate, date_created FROM apps WHERE id = ?`, id).
-		Scan(&a.ID, &a.Name, &a.SecretHash, &a.CommissionRate, &created)
+		SELECT id, name, secret_hash, commission_rate, webhook_key, date_created FROM apps WHERE id = ?`, id).
+		Scan(&a.ID, &a.Name, &a.SecretHash, &a.CommissionRate, &a.WebhookKey, &created)
 	if err != nil {
 		return nil, interpretError(err, fmt.Sprintf("find app %d", id))
 	}
@@ -413,7 +413,7 @@ func (tx *Tx) InsertEvents(ctx context.Context, events []*tote.Event) error {
 			return interpretError(err, "insert event")
 		}
 	}
-	return nil
+	return tx.fanOut(ctx, events)
 }
 
 func (r reader) FindEvents(ctx context.Context, orderID, bagID int64) ([]*tote.Event, error) {

@@ -59,11 +59,17 @@ func (r reader) FindOrders(ctx context.Context, f tote.OrderFilter, page tote.Pa
 	}
 	if f.BagID != nil || f.BagStatus != nil || f.MerchantID != nil {
 		b := &where{}
-		b.add("b.order_id = orders.id")
-		addID(b, "b.id", f.BagID)
-		addText(b, "b.status", f.BagStatus)
-		addID(b, "b.merchant_id", f.MerchantID)
-		w.add("EXISTS (SELECT 1 FROM bags b"+b.sql()+")", b.args...)
+		addID(b, "id", f.BagID)
+		addText(b, "status", f.BagStatus)
+		addID(b, "merchant_id", f.MerchantID)
+		if f.BagID != nil || f.MerchantID != nil {
+			// Selective: driven from the bags' (app, merchant) index.
+			w.add("id IN (SELECT order_id FROM bags WHERE app_id = ? AND "+strings.Join(b.conds, " AND ")+")",
+				append([]any{f.AppID}, b.args...)...)
+		} else {
+			// A status matches many bags: check each candidate order's.
+			w.add("EXISTS (SELECT 1 FROM bags WHERE bags.order_id = orders.id AND "+strings.Join(b.conds, " AND ")+")", b.args...)
+		}
 	}
 	var total int64
 	if err := r.q.QueryRowContext(ctx, `SELECT count(*) FROM orders`+w.sql(), w.args...).Scan(&total); err != nil {
@@ -134,7 +140,11 @@ func (r reader) FindBags(ctx context.Context, f tote.BagFilter, page tote.Page) 
 	if f.Ascending {
 		dir = " ASC"
 	}
-	bags, err := r.findBags(ctx, w.sql()+` ORDER BY `+col+dir+` NULLS LAST, id`+dir+` LIMIT ? OFFSET ?`,
+	nulls := "" // only date_submitted can be NULL: not yet submitted bags sort last
+	if f.Sort == tote.BagSortDateSubmitted {
+		nulls = " NULLS LAST"
+	}
+	bags, err := r.findBags(ctx, w.sql()+` ORDER BY `+col+dir+nulls+`, id`+dir+` LIMIT ? OFFSET ?`,
 		append(w.args, page.Size, page.Offset())...)
 	if err != nil {
 		return nil, 0, err

@@ -93,6 +93,11 @@ func Open(ctx context.Context, c Config) (*Store, error) {
 		write.Close()
 		return nil, err
 	}
+	// Let the planner gather the statistics it needs (cheap, bounded).
+	if _, err := write.ExecContext(ctx, `PRAGMA optimize=0x10002`); err != nil {
+		write.Close()
+		return nil, fmt.Errorf("sqlite: optimize: %w", err)
+	}
 
 	rp := url.Values{}
 	rp.Add("_pragma", "busy_timeout(10000)")

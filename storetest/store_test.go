@@ -21,3 +21,10 @@ func TestPostgres(t *testing.T) {
 	t.Parallel()
 	storetest.Run(t, storetest.Postgres)
 }
+
+// TestTwins runs the cases that need two stores (two processes) on one
+// database.
+func TestTwins(t *testing.T) {
+	t.Parallel()
+	storetest.EachKind(t, func(t *testing.T, k storetest.Kind) { storetest.RunTwins(t, k.Twin) })
+}

@@ -32,6 +32,10 @@ func Run(t *testing.T, open Opener) {
 	t.Run("ConcurrentIdempotency", func(t *testing.T) { t.Parallel(); testConcurrentIdempotency(t, open) })
 	t.Run("Sandbox", func(t *testing.T) { t.Parallel(); testSandbox(t, open) })
 	t.Run("Catalog", func(t *testing.T) { t.Parallel(); testCatalog(t, open) })
+	t.Run("Webhooks", func(t *testing.T) { t.Parallel(); testWebhooks(t, open) })
+	t.Run("FanOut", func(t *testing.T) { t.Parallel(); testFanOut(t, open) })
+	t.Run("DeliveryStreams", func(t *testing.T) { t.Parallel(); testDeliveryStreams(t, open) })
+	t.Run("DeliveryHealth", func(t *testing.T) { t.Parallel(); testDeliveryHealth(t, open) })
 }
 
 // App creates an app (fixture).

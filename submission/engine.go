@@ -75,6 +75,12 @@ func (e *Engine) Register(r *job.Runner) {
 	r.Handle(KindSettleOrder, e.settleOrder, 2*platform)
 }
 
+// unlimited is the attempt budget of the submission jobs: they must not be
+// discarded while their bag or order is unsettled (the bag's own attempts
+// are counted on the bag; a job attempt may only have asked a platform that
+// did not answer). Their backoff is capped, so they keep trying.
+const unlimited = 1 << 30
+
 type bagArgs struct {
 	OrderID int64 `json:"order_id"`
 	BagID   int64 `json:"bag_id"`
@@ -89,9 +95,10 @@ func jobParams(kind string, args any, runAt time.Time, attempts int) tote.JobPar
 	return tote.JobParams{Kind: kind, Args: b, RunAt: runAt, MaxAttempts: attempts}
 }
 
-// ErrSingleBagRejected is returned, with the order, by PlaceOrder when a
-// single-merchant order's only bag was rejected: the API answers 422.
-var ErrSingleBagRejected = errors.New("the order's only bag was rejected")
+// ErrOrderRejected is returned, with the order, by PlaceOrder when every
+// bag of the order was rejected (a single-merchant order's only bag, say):
+// the API answers 422. A partial rejection is a 200 with errors[].
+var ErrOrderRejected = errors.New("every bag of the order was rejected")
 
 // Estimate is one merchant's part of an estimate.
 type Estimate struct {
@@ -212,8 +219,8 @@ func trimOrder(field string) string {
 // PlaceOrder creates and submits an order (Direct Order Submission). It
 // answers once each bag has had its first attempt (or Wait passed), with
 // the order as it stands. Bad input is EINVALID naming each field and
-// leaves nothing behind; so does a declined card. A single-bag order whose
-// bag was rejected is returned with ErrSingleBagRejected.
+// leaves nothing behind; so does a declined card. An order whose bags were
+// all rejected is returned with ErrOrderRejected.
 func (e *Engine) PlaceOrder(ctx context.Context, app *tote.App, r *OrderRequest) (*tote.Order, error) {
 	r.Currency = cmpOr(r.Currency, "USD")
 	bad := validateShopper(r)
@@ -224,12 +231,22 @@ func (e *Engine) PlaceOrder(ctx context.Context, app *tote.App, r *OrderRequest)
 	if err != nil {
 		return nil, err
 	}
-	if err := append(bad, more...).err(); err != nil {
+	bad = append(bad, more...)
+	for i, b := range bags {
+		if b.Total <= 0 {
+			// Nothing to authorize or capture: the payment steps cannot
+			// settle such a bag (free orders are not supported yet).
+			bad.add(fmt.Sprintf("order.bags[%d]", i), "must cost something: its total is %d", b.Total)
+		}
+	}
+	if err := bad.err(); err != nil {
 		return nil, err
 	}
 	if r.IdempotencyKey != "" {
 		o, err := e.Store.FindOrderByIdempotencyKey(ctx, app.ID, r.IdempotencyKey)
-		if err == nil {
+		if err == nil && e.Clock.Now().Sub(o.DateCreated) > tote.IdempotencyKeyTTL {
+			return nil, tote.Errorf(tote.ECONFLICT, "Idempotency-Key %q placed order %d more than 24 hours ago; use a new key.", r.IdempotencyKey, o.ID)
+		} else if err == nil {
 			return e.answer(o)
 		} else if !errors.Is(err, tote.ErrNotFound) {
 			return nil, err
@@ -265,6 +282,9 @@ func (e *Engine) PlaceOrder(ctx context.Context, app *tote.App, r *OrderRequest)
 	// The hold comes before anything goes to a merchant. Its idempotency
 	// key makes a retried request reuse the same hold.
 	payKey := fmt.Sprintf("app_%d_order_%s", app.ID, cmpOr(r.IdempotencyKey, uuid.Must(uuid.NewV7()).String()))
+	// From here the client leaving must not strand a hold without an
+	// order: authorize and create run to the end.
+	ctx = context.WithoutCancel(ctx)
 	intent, err := e.Payments.Authorize(ctx, tote.AuthorizeParams{Amount: o.Total, Currency: o.Currency, Token: r.PaymentMethod.Token, IdempotencyKey: payKey})
 	var perr *tote.PaymentError
 	if errors.As(err, &perr) && perr.Declined {
@@ -297,7 +317,7 @@ func (e *Engine) PlaceOrder(ctx context.Context, app *tote.App, r *OrderRequest)
 					Status: "COMPLETED", PaymentProvider: tote.PaymentProviderSandbox,
 					PaymentProviderTransactionID: intent.ID, DateCreated: c.Now,
 				})
-				c.Jobs = append(c.Jobs, jobParams(KindSubmitBag, bagArgs{c.Order.ID, b.ID}, c.Now, 3*e.maxAttempts()))
+				c.Jobs = append(c.Jobs, jobParams(KindSubmitBag, bagArgs{c.Order.ID, b.ID}, c.Now, unlimited))
 			}
 			return nil
 		}
@@ -311,6 +331,10 @@ func (e *Engine) PlaceOrder(ctx context.Context, app *tote.App, r *OrderRequest)
 		}
 	}
 	if err != nil {
+		// No order holds the authorization: release it.
+		if _, verr := e.Payments.Void(ctx, intent.ID); verr != nil {
+			e.Log.Error("void the authorization of an order that was not created", "intent", intent.ID, "err", verr)
+		}
 		return nil, err
 	}
 	if intent.Status == tote.IntentRequiresAction {
@@ -323,10 +347,10 @@ func (e *Engine) PlaceOrder(ctx context.Context, app *tote.App, r *OrderRequest)
 	return e.answer(o)
 }
 
-// answer returns the order, flagged when it is a failed single-bag order.
+// answer returns the order, flagged when every bag was rejected.
 func (e *Engine) answer(o *tote.Order) (*tote.Order, error) {
-	if len(o.Bags) == 1 && o.Status == tote.OrderStatusRejected {
-		return o, ErrSingleBagRejected
+	if o.Status == tote.OrderStatusRejected {
+		return o, ErrOrderRejected
 	}
 	return o, nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/toteorg/tote"
 	"github.com/toteorg/tote/job"
@@ -126,12 +127,17 @@ func settleWhenDone(c *lifecycle.Change) {
 			return
 		}
 	}
-	c.Jobs = append(c.Jobs, jobParams(KindSettleOrder, orderArgs{c.Order.ID}, c.Now, 10))
+	c.Jobs = append(c.Jobs, jobParams(KindSettleOrder, orderArgs{c.Order.ID}, c.Now, unlimited))
 }
 
 func (e *Engine) accepted(ctx context.Context, o *tote.Order, bag *tote.Bag, rec *tote.PlatformRecord) error {
 	_, err := e.Lifecycle.Apply(ctx, lifecycle.Command{OrderID: o.ID, BagID: bag.ID,
-		Run: func(st *tote.OrderState, i int) (tote.Outcome, error) { return st.BagAccepted(i) },
+		Run: func(st *tote.OrderState, i int) (tote.Outcome, error) {
+			if rec.Status == string(tote.BagStatusBackordered) {
+				return merge(func() (tote.Outcome, error) { return st.BagAccepted(i) }, func() (tote.Outcome, error) { return st.BagBackordered(i) })
+			}
+			return st.BagAccepted(i)
+		},
 		Edit: func(c *lifecycle.Change) error {
 			c.Bag.ExternalID, c.Bag.DateLastConsolidated = rec.ExternalID, &c.Now
 			settleWhenDone(c)
@@ -153,17 +159,18 @@ func (e *Engine) rejected(ctx context.Context, o *tote.Order, bag *tote.Bag, per
 					live = append(live, b)
 				}
 			}
-			if len(live) > 0 {
-				o := c.Order
-				o.SubTotal, o.ShippingTotal, o.TaxTotal, o.Total = 0, 0, 0, 0
-				for _, b := range live {
-					o.SubTotal += b.SubTotal
-					o.ShippingTotal += b.ShippingTotal
-					o.TaxTotal += b.TaxTotal
-					o.Total += b.Total
-				}
-				o.DateLastModified = c.Now
+			if len(live) == 0 { // nothing left to charge: the order shows what was asked
+				live = c.Order.Bags
 			}
+			o := c.Order
+			o.SubTotal, o.ShippingTotal, o.TaxTotal, o.Total = 0, 0, 0, 0
+			for _, b := range live {
+				o.SubTotal += b.SubTotal
+				o.ShippingTotal += b.ShippingTotal
+				o.TaxTotal += b.TaxTotal
+				o.Total += b.Total
+			}
+			o.DateLastModified = c.Now
 			settleWhenDone(c)
 			return nil
 		}})
@@ -216,18 +223,20 @@ func (e *Engine) settleOrder(ctx context.Context, j *tote.Job) error {
 
 	intent, err := e.Payments.Capture(ctx, intentID, due)
 	var perr *tote.PaymentError
-	if errors.As(err, &perr) {
+	if errors.As(err, &perr) && perr.Declined {
 		_, err := e.Lifecycle.Apply(ctx, lifecycle.Command{OrderID: o.ID,
 			Run: func(st *tote.OrderState, _ int) (tote.Outcome, error) { return st.CaptureFailed() },
 			Edit: func(c *lifecycle.Change) error {
 				for _, b := range c.Order.Bags {
-					if b.Status.AcceptedOrLater() {
+					if b.FinancialStatus == tote.FinancialStatusVoided {
 						c.Order.Transactions = append(c.Order.Transactions, transaction(c, b, tote.TransactionVoid, b.Total, intentID))
 					}
 				}
 				c.Order.Errors = append(c.Order.Errors, &tote.OrderError{EntityType: "ORDER", EntityID: fmt.Sprint(c.Order.ID),
-					Type: tote.ErrorTypeExternalSetPaymentMethod, Message: "Capture failed: " + perr.Message + ". No payment method on Cart.", DateCreated: c.Now})
-				c.Order.Details.PaymentMethod = nil
+					Type: tote.ErrorTypeExternalSetPaymentMethod, Message: "Capture failed: " + strings.TrimSuffix(perr.Message, ".") + ". No payment method on Cart.", DateCreated: c.Now})
+				// The payment method is removed; its intent id stays, so the
+				// hold can still be found.
+				c.Order.Details.PaymentMethod.Token = ""
 				return nil
 			}})
 		return err

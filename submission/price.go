@@ -211,8 +211,8 @@ func priceBags(ctx context.Context, cat tote.CatalogReader, currency string, shi
 				bad.add(at+".shipping_method.label", "is required with a price")
 				continue
 			}
-			if br.ShippingPrice == nil || *br.ShippingPrice < 0 {
-				bad.add(at+".shipping_method.price", "must be a price of zero or more")
+			if br.ShippingPrice == nil || *br.ShippingPrice < 0 || *br.ShippingPrice > MaxPrice {
+				bad.add(at+".shipping_method.price", "must be between 0 and %d", MaxPrice)
 				continue
 			}
 			bag.ShippingMethod = &tote.BagShippingMethod{Label: br.ShippingLabel, Price: *br.ShippingPrice}

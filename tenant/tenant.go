@@ -1,7 +1,9 @@
 // Package tenant creates apps (the channels that call the API) and
 // authenticates their requests. An app secret is 32 random bytes shown once;
-// only its SHA-256 is stored. A slow password hash buys nothing for a secret
-// with 256 bits of entropy and would cost every request a few milliseconds.
+// only its SHA-256 is stored (and, to sign its webhooks, the HMAC key state
+// derived from it; see package webhook). A slow password hash buys nothing
+// for a secret with 256 bits of entropy and would cost every request a few
+// milliseconds.
 package tenant
 
 import (
@@ -15,6 +17,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/toteorg/tote"
+	"github.com/toteorg/tote/webhook"
 )
 
 // secretPrefix makes app secrets recognisable in logs and secret scanners.
@@ -56,6 +59,7 @@ func (s *Service) CreateApp(ctx context.Context, p CreateAppParams) (*tote.App, 
 	a := &tote.App{
 		Name:           p.Name,
 		SecretHash:     HashSecret(secret),
+		WebhookKey:     webhook.AppKey(secret),
 		CommissionRate: p.CommissionRate,
 		DateCreated:    s.Clock.Now(),
 	}

@@ -3,6 +3,7 @@ package main_test
 import (
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -61,6 +62,8 @@ func (s *shop) merchant(sandbox string) (merchantID float64, bag string) {
 	sm := jsonOf(s.t, body)["shipping_method_id"].(float64)
 	return m, fmt.Sprintf(`{"skus": [{"sku_id": %.0f, "quantity": 2}], "shipping_method": {"shipping_method_id": %.0f}}`, sku, sm)
 }
+
+var freeShipping = regexp.MustCompile(`"shipping_method": \{[^}]*\}`)
 
 func dos(appOrderID string, bags ...string) string {
 	return `{"payment_method": {"token": "tok_visa"}, "order": {"app_order_id": "` + appOrderID + `",
@@ -216,6 +219,31 @@ func TestDirectOrderSubmission(t *testing.T) {
 			}
 		})
 
+		t.Run("EveryBagRejected", func(t *testing.T) {
+			_, no1 := s.merchant(`{"submit": "REJECT"}`)
+			_, no2 := s.merchant(`{"submit": "REJECT"}`)
+			code, body := s.place(dos("all-reject", no1, no2))
+			if code != 422 || body["error"] != "rejected" {
+				t.Fatalf("DOS = %d %v, want 422", code, body)
+			}
+			_, out := post(t, s.srv.url+"/v1/orders/search", `{"app_order_id": "all-reject"}`, s.app)
+			o := jsonOf(t, out)["content"].([]any)[0].(map[string]any)
+			if o["status"] != "REJECTED" || o["total"] != sumTotals(bags(o), false) {
+				t.Fatalf("order %v with total %v, bags %v", o["status"], o["total"], sumTotals(bags(o), false))
+			}
+			if voided, _ := transactions(o, "VOID"); voided != o["total"] {
+				t.Fatalf("voided %v of %v", voided, o["total"])
+			}
+		})
+
+		t.Run("Backorder", func(t *testing.T) {
+			_, bag := s.merchant(`{"submit": "ACCEPT", "backorder": true}`)
+			code, o := s.place(dos("backorder", bag))
+			if code != 200 || o["status"] != "COMPLETED" || bags(o)[0]["status"] != "BACKORDERED" {
+				t.Fatalf("DOS = %d %v, bag %v", code, o["status"], bags(o)[0]["status"])
+			}
+		})
+
 		t.Run("TimeoutNeverDuplicates", func(t *testing.T) {
 			m, slow := s.merchant(`{"submit": "TIMEOUT"}`)
 			code, o := s.place(dos("timeout", slow))
@@ -249,6 +277,9 @@ func TestDirectOrderSubmission(t *testing.T) {
 				"NoEmail":      {strings.Replace(dos("bad", bag), `"email": "ada@example.com"`, `"email": ""`, 1), 422, "order.customer.email"},
 				"Declined":     {strings.Replace(dos("bad", bag), "tok_visa", "tok_chargeDeclined", 1), 422, "payment_method.token"},
 				"Malformed":    {`{"order": `, 400, ""},
+				"FreeBag": {dos("bad", freeShipping.ReplaceAllString(strings.Replace(bag, `"quantity": 2}]`, `"quantity": 1, "price": 0}]`, 1),
+					`"shipping_method": {"label": "Free", "price": 0}`)), 422, "order.bags[0]"},
+				"HugeShipping": {dos("bad", `{"skus": [{"sku_id": 1, "quantity": 1}], "shipping_method": {"label": "x", "price": 9223372036854775807}}`), 422, "order.bags[0].shipping_method.price"},
 			}
 			for name, c := range cases {
 				code, body := s.place(c.body)

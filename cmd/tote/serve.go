@@ -27,6 +27,7 @@ import (
 	platformsandbox "github.com/toteorg/tote/platform/sandbox"
 	"github.com/toteorg/tote/submission"
 	"github.com/toteorg/tote/tenant"
+	"github.com/toteorg/tote/webhook"
 )
 
 // serveConfig is everything tote serve is told by flags and environment.
@@ -44,6 +45,13 @@ type serveConfig struct {
 	submitWait      time.Duration
 	platformTimeout time.Duration
 	sandboxKey      string
+
+	jobLease                   time.Duration
+	webhookAllowPrivate        bool
+	webhookSchedule            []time.Duration
+	webhookWorkers             int
+	webhookTimeout             time.Duration
+	webhookEndpointConcurrency int
 }
 
 func parseServe(args []string, stderr io.Writer) (*serveConfig, error) {
@@ -70,8 +78,27 @@ func parseServe(args []string, stderr io.Writer) (*serveConfig, error) {
 		"timeout of one call to a merchant platform (env TOTE_PLATFORM_TIMEOUT)")
 	fs.StringVar(&c.sandboxKey, "sandbox-key", os.Getenv("TOTE_SANDBOX_KEY"),
 		"key between Tote and its sandbox platform and payment provider; random if unset (env TOTE_SANDBOX_KEY)")
+	fs.DurationVar(&c.jobLease, "job-lease", envDuration("TOTE_JOB_LEASE", 30*time.Second),
+		"how long a running job's claim holds without a heartbeat before another worker takes it over (env TOTE_JOB_LEASE)")
+	fs.BoolVar(&c.webhookAllowPrivate, "webhook-allow-private", envBool("TOTE_WEBHOOK_ALLOW_PRIVATE"),
+		"let webhook endpoints be plain http and private or loopback addresses; for development and tests (env TOTE_WEBHOOK_ALLOW_PRIVATE)")
+	schedule := fs.String("webhook-retry-schedule", cmp.Or(os.Getenv("TOTE_WEBHOOK_RETRY_SCHEDULE"), "10s,1m,5m,30m,1h,2h,4h,8h,8h"),
+		"waits between webhook delivery attempts, comma-separated (env TOTE_WEBHOOK_RETRY_SCHEDULE)")
+	fs.IntVar(&c.webhookWorkers, "webhook-workers", envInt("TOTE_WEBHOOK_WORKERS", 64),
+		"webhook deliveries sent at once by this process (env TOTE_WEBHOOK_WORKERS)")
+	fs.DurationVar(&c.webhookTimeout, "webhook-timeout", envDuration("TOTE_WEBHOOK_TIMEOUT", 10*time.Second),
+		"how long an endpoint has to answer a delivery with a 2xx (env TOTE_WEBHOOK_TIMEOUT)")
+	fs.IntVar(&c.webhookEndpointConcurrency, "webhook-endpoint-concurrency", envInt("TOTE_WEBHOOK_ENDPOINT_CONCURRENCY", 16),
+		"deliveries in flight to one subscription from this process (env TOTE_WEBHOOK_ENDPOINT_CONCURRENCY)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
+	}
+	var err error
+	if c.webhookSchedule, err = webhook.ParseSchedule(*schedule); err != nil {
+		envErrs = append(envErrs, fmt.Errorf("--webhook-retry-schedule: %w", err))
+	}
+	if c.webhookWorkers < 1 || c.webhookEndpointConcurrency < 1 || c.jobLease < time.Second/10 || c.webhookTimeout <= 0 {
+		envErrs = append(envErrs, fmt.Errorf("--webhook-workers and --webhook-endpoint-concurrency must be at least 1, --job-lease at least 100ms, --webhook-timeout positive"))
 	}
 	if c.submitAttempts < 1 {
 		envErrs = append(envErrs, fmt.Errorf("--submission-attempts must be at least 1"))
@@ -102,15 +129,31 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	defer store.Close()
 	clock := tote.SystemClock{}
 
-	runner := job.NewRunner(store, clock, log, job.Config{Workers: c.workers, PollInterval: c.pollInterval})
-	onJobs(runner.Notify)
+	jobs := job.Config{Workers: c.workers, PollInterval: c.pollInterval, Lease: c.jobLease, RescueInterval: c.jobLease / 2}
+	runner := job.NewRunner(store, clock, log, jobs)
+	// Webhook deliveries have workers of their own, so a backlog of them
+	// never delays bag submissions, nor the reverse.
+	jobs.Workers = c.webhookWorkers
+	deliveries := job.NewRunner(store, clock, log, jobs)
+	onJobs(func() { runner.Notify(); deliveries.Notify() })
+	sender := &webhook.Sender{Client: webhook.NewClient(c.webhookTimeout, c.webhookAllowPrivate), Clock: clock,
+		AllowPrivate: c.webhookAllowPrivate}
+	dispatcher := &webhook.Dispatcher{Store: store, Clock: clock, Log: log, Sender: sender,
+		Policy: webhook.Policy{Schedule: c.webhookSchedule}, EndpointConcurrency: c.webhookEndpointConcurrency}
+	dispatcher.Register(deliveries)
 
 	ln, err := net.Listen("tcp", c.addr)
 	if err != nil {
 		return err
 	}
 	// The sandbox platform and payment provider are served by this process
-	// and reached over HTTP, like remote services (decision 0007).
+	// and reached over HTTP, like remote services (decision 0007), on a
+	// loopback listener of their own that closes only after the workers
+	// have stopped: a job draining at shutdown still reaches them.
+	sandboxLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
 	sandboxKey := c.sandboxKey
 	if sandboxKey == "" {
 		b := make([]byte, 16)
@@ -119,10 +162,10 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	platform := &platformsandbox.Platform{Store: store, Key: sandboxKey, Clock: clock, Logger: log}
 	payments := &paymentsandbox.Provider{Store: store, Key: sandboxKey, Clock: clock, Logger: log}
-	self := selfURL(ln.Addr())
+	self := selfURL(sandboxLn.Addr())
 	engine := &submission.Engine{
 		Store: store, Clock: clock, Log: log,
-		Lifecycle:       &lifecycle.Service{Store: store, Clock: clock},
+		Lifecycle:       &lifecycle.Service{Store: store, Clock: clock, Snapshot: api.OrderJSON},
 		Platform:        &platformsandbox.Connector{BaseURL: self + "/sandbox/platform", Key: sandboxKey, Timeout: c.platformTimeout, Clock: clock},
 		Payments:        &paymentsandbox.Client{BaseURL: self + "/sandbox/payments", Key: sandboxKey},
 		MaxAttempts:     c.submitAttempts,
@@ -139,11 +182,16 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 		Clock:    clock,
 		Logger:   log,
 		AdminKey: c.adminKey,
-		Mounts: map[string]http.Handler{
-			"/sandbox/platform/": platform.Handler(),
-			"/sandbox/payments/": payments.Handler(),
-		},
 	}
+	sandboxMux := http.NewServeMux()
+	sandboxMux.Handle("/sandbox/platform/", http.StripPrefix("/sandbox/platform", platform.Handler()))
+	sandboxMux.Handle("/sandbox/payments/", http.StripPrefix("/sandbox/payments", payments.Handler()))
+	sandboxServer := &http.Server{Handler: sandboxMux, ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	go sandboxServer.Serve(sandboxLn)
+	defer sandboxServer.Close()
+	srv.Webhooks = &webhook.Service{Store: store, Clock: clock, Sender: sender, AllowPrivate: c.webhookAllowPrivate,
+		Snapshot: api.OrderJSON}
 	for _, rt := range platform.OperatorRoutes() {
 		srv.OperatorRoutes = append(srv.OperatorRoutes, api.Route{Method: rt.Method, Path: rt.Path, Handler: rt.Handler})
 	}
@@ -164,6 +212,8 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	wg.Go(func() { runner.Run(workCtx) })
+	wg.Go(func() { deliveries.Run(workCtx) })
+	wg.Go(func() { dispatcher.Prune(workCtx, time.Hour) })
 	wg.Go(func() { pruneIdempotencyKeys(workCtx, store, clock, log) })
 
 	serveErr := make(chan error, 1)
@@ -192,6 +242,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 		// be recorded; any job left running is retried once its lease ends.
 		log.Warn("jobs still running at the drain timeout; cancelling them")
 		runner.Abort()
+		deliveries.Abort()
 		select {
 		case <-done:
 		case <-time.After(5 * time.Second):
@@ -238,6 +289,18 @@ func envInt(name string, def int) int {
 	if err != nil {
 		envErrs = append(envErrs, fmt.Errorf("%s=%q: not a whole number", name, s))
 		return def
+	}
+	return v
+}
+
+func envBool(name string) bool {
+	s := os.Getenv(name)
+	if s == "" {
+		return false
+	}
+	v, err := strconv.ParseBool(s)
+	if err != nil {
+		envErrs = append(envErrs, fmt.Errorf("%s=%q: not true or false", name, s))
 	}
 	return v
 }

@@ -80,6 +80,13 @@ CREATE INDEX bags_app_status ON bags (app_id, status, id DESC);
 CREATE INDEX bags_app_merchant ON bags (app_id, merchant_id, id DESC);
 CREATE INDEX bags_app_external ON bags (app_id, external_id);
 CREATE INDEX bags_app_modified ON bags (app_id, date_last_modified DESC, id DESC);
+-- Bag search sorts (sort_by) and the default order, each with the app first.
+CREATE INDEX bags_app_id ON bags (app_id, id);
+CREATE INDEX bags_app_submitted ON bags (app_id, date_submitted, id);
+CREATE INDEX bags_app_total ON bags (app_id, total, id);
+CREATE INDEX bags_app_sub_total ON bags (app_id, sub_total, id);
+CREATE INDEX bags_app_shipping_total ON bags (app_id, shipping_total, id);
+CREATE INDEX bags_app_tax_total ON bags (app_id, tax_total, id);
 
 CREATE TABLE order_skus (
     id                 INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -96,6 +103,7 @@ CREATE TABLE order_skus (
     status             TEXT    NOT NULL
 );
 CREATE INDEX order_skus_order ON order_skus (order_id, id);
+CREATE INDEX order_skus_bag ON order_skus (bag_id, id);
 
 CREATE TABLE order_errors (
     id                INTEGER PRIMARY KEY AUTOINCREMENT,

@@ -1,0 +1,654 @@
+package postgres
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/toteorg/tote"
+)
+
+// Webhook subscriptions, their deliveries and the bag streams that keep a
+// subscription's deliveries of one bag in order. A stream's row is updated
+// both by the fan-out (in the event's transaction) and by the end of a
+// delivery (handing the turn on), so the row lock serializes the two: a
+// delivery that starts waiting is always seen by the turn that ends before
+// it. Transactions take stream rows in (subscription, bag) order.
+
+const webhookColumns = `id, app_id, event, remote_endpoint, status, signing_secret, ordered,
+	paused_until, pause_level, date_created, date_last_modified`
+
+func webhookDest(w *tote.Webhook) []any {
+	return []any{&w.ID, &w.AppID, &w.Event, &w.RemoteEndpoint, &w.Status, &w.SigningSecret,
+		&w.Ordered, &w.PausedUntil, &w.PauseLevel, &w.DateCreated, &w.DateLastModified}
+}
+
+func finishWebhook(w *tote.Webhook) {
+	w.PausedUntil, w.DateCreated, w.DateLastModified = utc(w.PausedUntil), w.DateCreated.UTC(), w.DateLastModified.UTC()
+}
+
+func scanWebhook(row pgx.Row) (*tote.Webhook, error) {
+	var w tote.Webhook
+	if err := row.Scan(webhookDest(&w)...); err != nil {
+		return nil, err
+	}
+	finishWebhook(&w)
+	return &w, nil
+}
+
+// CreateWebhook inserts w and sets its ID.
+func (tx *Tx) CreateWebhook(ctx context.Context, w *tote.Webhook) error {
+	err := tx.tx.QueryRow(ctx, `
+		INSERT INTO webhooks (app_id, event, remote_endpoint, status, signing_secret, ordered,
+			paused_until, pause_level, date_created, date_last_modified)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
+		w.AppID, w.Event, w.RemoteEndpoint, w.Status, w.SigningSecret, w.Ordered,
+		w.PausedUntil, w.PauseLevel, w.DateCreated, w.DateLastModified).Scan(&w.ID)
+	return interpretError(err, "create webhook")
+}
+
+// UpdateWebhook saves every field but ID, AppID and DateCreated.
+func (tx *Tx) UpdateWebhook(ctx context.Context, w *tote.Webhook) error {
+	tag, err := tx.tx.Exec(ctx, `
+		UPDATE webhooks SET event = $1, remote_endpoint = $2, status = $3, signing_secret = $4,
+			ordered = $5, paused_until = $6, pause_level = $7, date_last_modified = $8
+		WHERE id = $9`,
+		w.Event, w.RemoteEndpoint, w.Status, w.SigningSecret, w.Ordered, w.PausedUntil, w.PauseLevel,
+		w.DateLastModified, w.ID)
+	if err == nil && tag.RowsAffected() == 0 {
+		err = pgx.ErrNoRows
+	}
+	return interpretError(err, fmt.Sprintf("update webhook %d", w.ID))
+}
+
+// DeleteWebhook removes a subscription with its deliveries and attempts.
+func (tx *Tx) DeleteWebhook(ctx context.Context, id int64) error {
+	for _, q := range []string{
+		`DELETE FROM webhook_delivery_attempts WHERE webhook_id = $1`,
+		`DELETE FROM webhook_deliveries WHERE webhook_id = $1`,
+		`DELETE FROM webhook_streams WHERE webhook_id = $1`,
+	} {
+		if _, err := tx.tx.Exec(ctx, q, id); err != nil {
+			return interpretError(err, fmt.Sprintf("delete webhook %d", id))
+		}
+	}
+	tag, err := tx.tx.Exec(ctx, `DELETE FROM webhooks WHERE id = $1`, id)
+	if err == nil && tag.RowsAffected() == 0 {
+		err = pgx.ErrNoRows
+	}
+	return interpretError(err, fmt.Sprintf("delete webhook %d", id))
+}
+
+// LockWebhook returns the subscription, locked (SELECT … FOR UPDATE).
+func (tx *Tx) LockWebhook(ctx context.Context, id int64) (*tote.Webhook, error) {
+	w, err := scanWebhook(tx.tx.QueryRow(ctx, `SELECT `+webhookColumns+` FROM webhooks WHERE id = $1 FOR UPDATE`, id))
+	if err != nil {
+		return nil, interpretError(err, fmt.Sprintf("lock webhook %d", id))
+	}
+	return w, nil
+}
+
+// SetAppWebhookKey stores the key an app's deliveries are signed with.
+func (tx *Tx) SetAppWebhookKey(ctx context.Context, appID int64, key []byte) error {
+	tag, err := tx.tx.Exec(ctx, `UPDATE apps SET webhook_key = $1 WHERE id = $2`, key, appID)
+	if err == nil && tag.RowsAffected() == 0 {
+		err = pgx.ErrNoRows
+	}
+	return interpretError(err, fmt.Sprintf("set webhook key of app %d", appID))
+}
+
+func (r reader) FindWebhookByID(ctx context.Context, id int64) (*tote.Webhook, error) {
+	w, err := scanWebhook(r.q.QueryRow(ctx, `SELECT `+webhookColumns+` FROM webhooks WHERE id = $1`, id))
+	if err != nil {
+		return nil, interpretError(err, fmt.Sprintf("find webhook %d", id))
+	}
+	return w, nil
+}
+
+func (r reader) FindWebhooks(ctx context.Context, appID int64, page tote.Page) ([]*tote.Webhook, int64, error) {
+	var total int64
+	if err := r.q.QueryRow(ctx, `SELECT count(*) FROM webhooks WHERE app_id = $1`, appID).Scan(&total); err != nil {
+		return nil, 0, interpretError(err, "count webhooks")
+	}
+	rows, err := r.q.Query(ctx, `SELECT `+webhookColumns+` FROM webhooks WHERE app_id = $1
+		ORDER BY id LIMIT $2 OFFSET $3`, appID, page.Size, page.Offset())
+	if err != nil {
+		return nil, 0, interpretError(err, "find webhooks")
+	}
+	defer rows.Close()
+	out := []*tote.Webhook{}
+	for rows.Next() {
+		w, err := scanWebhook(rows)
+		if err != nil {
+			return nil, 0, interpretError(err, "scan webhook")
+		}
+		out = append(out, w)
+	}
+	return out, total, interpretError(rows.Err(), "find webhooks")
+}
+
+// deliveryColumns lists a delivery's columns, each prefixed (e.g. "d.").
+func deliveryColumns(prefix string) string {
+	cols := []string{"id", "webhook_id", "app_id", "event_id", "source_event_id", "event_type", "order_id",
+		"bag_id", "bag_version", "sequence", "status", "in_stream", "waiting", "attempts", "status_code",
+		"last_error", "resend_of", "date_created", "date_last_modified", "date_next_attempt"}
+	for i, c := range cols {
+		cols[i] = prefix + c
+	}
+	return strings.Join(cols, ", ")
+}
+
+// deliveryDest returns the scan destinations of deliveryColumns and a
+// function that finishes d once scanned.
+func deliveryDest(d *tote.Delivery) ([]any, func()) {
+	var bag, resendOf *int64
+	dest := []any{&d.ID, &d.WebhookID, &d.AppID, &d.EventID, &d.SourceEventID, &d.EventType, &d.OrderID,
+		&bag, &d.BagVersion, &d.Sequence, &d.Status, &d.InStream, &d.Waiting, &d.Attempts, &d.StatusCode,
+		&d.LastError, &resendOf, &d.DateCreated, &d.DateLastModified, &d.DateNextAttempt}
+	return dest, func() {
+		if bag != nil {
+			d.BagID = *bag
+		}
+		if resendOf != nil {
+			d.ResendOf = *resendOf
+		}
+		d.DateCreated, d.DateLastModified, d.DateNextAttempt = d.DateCreated.UTC(), d.DateLastModified.UTC(), utc(d.DateNextAttempt)
+	}
+}
+
+func scanDelivery(row pgx.Row) (*tote.Delivery, error) {
+	var d tote.Delivery
+	dest, finish := deliveryDest(&d)
+	if err := row.Scan(dest...); err != nil {
+		return nil, err
+	}
+	finish()
+	return &d, nil
+}
+
+func (r reader) FindDeliveryByID(ctx context.Context, id int64) (*tote.Delivery, error) {
+	d, err := scanDelivery(r.q.QueryRow(ctx, `SELECT `+deliveryColumns("")+` FROM webhook_deliveries WHERE id = $1`, id))
+	if err != nil {
+		return nil, interpretError(err, fmt.Sprintf("find delivery %d", id))
+	}
+	return d, nil
+}
+
+func (r reader) FindDeliveryByEventID(ctx context.Context, webhookID int64, eventID string) (*tote.Delivery, error) {
+	d, err := scanDelivery(r.q.QueryRow(ctx, `SELECT `+deliveryColumns("")+` FROM webhook_deliveries
+		WHERE webhook_id = $1 AND event_id = $2`, webhookID, eventID))
+	if err != nil {
+		return nil, interpretError(err, fmt.Sprintf("find delivery of event %s", eventID))
+	}
+	return d, nil
+}
+
+func (r reader) FindDeliveries(ctx context.Context, webhookID int64, page tote.Page) ([]*tote.Delivery, int64, error) {
+	var total int64
+	if err := r.q.QueryRow(ctx, `SELECT count(*) FROM webhook_deliveries WHERE webhook_id = $1`, webhookID).Scan(&total); err != nil {
+		return nil, 0, interpretError(err, "count deliveries")
+	}
+	rows, err := r.q.Query(ctx, `SELECT `+deliveryColumns("")+` FROM webhook_deliveries
+		WHERE webhook_id = $1 ORDER BY id DESC LIMIT $2 OFFSET $3`, webhookID, page.Size, page.Offset())
+	if err != nil {
+		return nil, 0, interpretError(err, "find deliveries")
+	}
+	defer rows.Close()
+	out := []*tote.Delivery{}
+	for rows.Next() {
+		d, err := scanDelivery(rows)
+		if err != nil {
+			return nil, 0, interpretError(err, "scan delivery")
+		}
+		out = append(out, d)
+	}
+	return out, total, interpretError(rows.Err(), "find deliveries")
+}
+
+func (r reader) FindDeliveryAttempts(ctx context.Context, deliveryIDs []int64) ([]*tote.DeliveryAttempt, error) {
+	if len(deliveryIDs) == 0 {
+		return nil, nil
+	}
+	rows, err := r.q.Query(ctx, `
+		SELECT delivery_id, webhook_id, attempt, status_code, error, succeeded, duration_us, date_created
+		FROM webhook_delivery_attempts WHERE delivery_id = ANY($1)
+		ORDER BY delivery_id, attempt`, deliveryIDs)
+	if err != nil {
+		return nil, interpretError(err, "find delivery attempts")
+	}
+	defer rows.Close()
+	var out []*tote.DeliveryAttempt
+	for rows.Next() {
+		var a tote.DeliveryAttempt
+		var duration int64
+		if err := rows.Scan(&a.DeliveryID, &a.WebhookID, &a.Attempt, &a.StatusCode, &a.Error, &a.Succeeded,
+			&duration, &a.DateCreated); err != nil {
+			return nil, interpretError(err, "scan delivery attempt")
+		}
+		a.Duration, a.DateCreated = time.Duration(duration)*time.Microsecond, a.DateCreated.UTC()
+		out = append(out, &a)
+	}
+	return out, interpretError(rows.Err(), "find delivery attempts")
+}
+
+func (r reader) FindEventByID(ctx context.Context, id string) (*tote.Event, error) {
+	var e tote.Event
+	var bag *int64
+	var payload []byte
+	err := r.q.QueryRow(ctx, `
+		SELECT id, app_id, type, order_id, bag_id, sequence, bag_version, payload, date_created
+		FROM events WHERE id = $1`, id).Scan(&e.ID, &e.AppID, &e.Type, &e.OrderID, &bag, &e.Sequence,
+		&e.BagVersion, &payload, &e.DateCreated)
+	if err != nil {
+		return nil, interpretError(err, fmt.Sprintf("find event %s", id))
+	}
+	if bag != nil {
+		e.BagID = *bag
+	}
+	e.Payload, e.DateCreated = payload, e.DateCreated.UTC()
+	return &e, nil
+}
+
+// FindDeliveryToSend reads a delivery, its subscription, its body and its
+// app's key in one statement.
+func (s *Store) FindDeliveryToSend(ctx context.Context, id int64) (*tote.DeliveryToSend, error) {
+	var out tote.DeliveryToSend
+	out.Delivery = new(tote.Delivery)
+	dest, finish := deliveryDest(out.Delivery)
+	var w tote.Webhook
+	dest = append(append(dest, webhookDest(&w)...), &out.Body, &out.AppWebhookKey)
+	err := s.pool.QueryRow(ctx, `
+		SELECT `+deliveryColumns("d.")+`, w.id, w.app_id, w.event, w.remote_endpoint, w.status,
+			w.signing_secret, w.ordered, w.paused_until, w.pause_level, w.date_created,
+			w.date_last_modified, e.payload, a.webhook_key
+		FROM webhook_deliveries d
+		JOIN webhooks w ON w.id = d.webhook_id
+		JOIN apps a ON a.id = d.app_id
+		LEFT JOIN events e ON e.id = d.source_event_id
+		WHERE d.id = $1`, id).Scan(dest...)
+	if err != nil {
+		return nil, interpretError(err, fmt.Sprintf("find delivery %d to send", id))
+	}
+	finish()
+	finishWebhook(&w)
+	out.Webhook = &w
+	return &out, nil
+}
+
+// CreateDelivery inserts a delivery outside any stream, with its job.
+func (tx *Tx) CreateDelivery(ctx context.Context, d *tote.Delivery) error {
+	d.InStream, d.Waiting = false, false
+	if err := tx.insertDelivery(ctx, d); err != nil {
+		return err
+	}
+	_, err := tx.InsertJobs(ctx, []tote.JobParams{tote.DeliveryJob(d.ID, d.DateCreated)})
+	return err
+}
+
+func (tx *Tx) insertDelivery(ctx context.Context, d *tote.Delivery) error {
+	err := tx.tx.QueryRow(ctx, `
+		INSERT INTO webhook_deliveries (webhook_id, app_id, event_id, source_event_id, event_type,
+			order_id, bag_id, bag_version, sequence, status, in_stream, waiting, attempts, status_code,
+			last_error, resend_of, date_created, date_last_modified, date_next_attempt)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+		RETURNING id`,
+		d.WebhookID, d.AppID, d.EventID, d.SourceEventID, d.EventType, d.OrderID, nullInt(d.BagID),
+		d.BagVersion, d.Sequence, d.Status, d.InStream, d.Waiting, d.Attempts, d.StatusCode, d.LastError,
+		nullInt(d.ResendOf), d.DateCreated, d.DateLastModified, d.DateNextAttempt).Scan(&d.ID)
+	return interpretError(err, "insert delivery")
+}
+
+type streamKey struct{ webhook, bag int64 }
+
+func compareStreams(a, b streamKey) int {
+	return cmp.Or(cmp.Compare(a.webhook, b.webhook), cmp.Compare(a.bag, b.bag))
+}
+
+// fanOut creates the deliveries of newly inserted events: one per ACTIVE
+// subscription of the event's app and type. A delivery in a bag stream that
+// already has pending deliveries waits, without a job, for its turn.
+func (tx *Tx) fanOut(ctx context.Context, events []*tote.Event) error {
+	type sub struct {
+		id      int64
+		event   tote.EventType
+		ordered bool
+	}
+	subs := map[int64][]sub{}
+	for _, e := range events {
+		if _, ok := subs[e.AppID]; ok {
+			continue
+		}
+		rows, err := tx.tx.Query(ctx, `SELECT id, event, ordered FROM webhooks
+			WHERE app_id = $1 AND status = 'ACTIVE' ORDER BY id`, e.AppID)
+		if err != nil {
+			return interpretError(err, "find subscriptions")
+		}
+		list := []sub{}
+		for rows.Next() {
+			var s sub
+			if err := rows.Scan(&s.id, &s.event, &s.ordered); err != nil {
+				rows.Close()
+				return interpretError(err, "scan subscription")
+			}
+			list = append(list, s)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return interpretError(err, "find subscriptions")
+		}
+		subs[e.AppID] = list
+	}
+	var plan []*tote.Delivery
+	added := map[streamKey]int64{}
+	for _, e := range events {
+		for _, s := range subs[e.AppID] {
+			if s.event != e.Type {
+				continue
+			}
+			d := &tote.Delivery{WebhookID: s.id, AppID: e.AppID, EventID: e.ID, SourceEventID: e.ID,
+				EventType: e.Type, OrderID: e.OrderID, BagID: e.BagID, BagVersion: e.BagVersion,
+				Sequence: e.Sequence, Status: tote.DeliveryStatusCreated, InStream: s.ordered && e.BagID != 0,
+				DateCreated: e.DateCreated, DateLastModified: e.DateCreated}
+			plan = append(plan, d)
+			if d.InStream {
+				added[streamKey{s.id, e.BagID}]++
+			}
+		}
+	}
+	if len(plan) == 0 {
+		return nil
+	}
+	keys := make([]streamKey, 0, len(added))
+	for k := range added {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, compareStreams)
+	earlier := map[streamKey]int64{}
+	for _, k := range keys {
+		var pending int64
+		err := tx.tx.QueryRow(ctx, `
+			INSERT INTO webhook_streams (webhook_id, bag_id, pending) VALUES ($1, $2, $3)
+			ON CONFLICT (webhook_id, bag_id) DO UPDATE SET pending = webhook_streams.pending + excluded.pending
+			RETURNING pending`, k.webhook, k.bag, added[k]).Scan(&pending)
+		if err != nil {
+			return interpretError(err, "count delivery into its stream")
+		}
+		earlier[k] = pending - added[k]
+	}
+	var jobs []tote.JobParams
+	for _, d := range plan {
+		if d.InStream {
+			k := streamKey{d.WebhookID, d.BagID}
+			d.Waiting = earlier[k] > 0
+			earlier[k]++
+		}
+		if !d.Waiting {
+			due := d.DateCreated
+			d.DateNextAttempt = &due
+		}
+		if err := tx.insertDelivery(ctx, d); err != nil {
+			return err
+		}
+		if !d.Waiting {
+			jobs = append(jobs, tote.DeliveryJob(d.ID, d.DateCreated))
+		}
+	}
+	if len(jobs) > 0 {
+		if _, err := tx.InsertJobs(ctx, jobs); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// RecordDeliveryOutcomes records turns of deliveries in one transaction.
+func (s *Store) RecordDeliveryOutcomes(ctx context.Context, outcomes []tote.DeliveryOutcome) ([]tote.DeliveryResult, error) {
+	var results []tote.DeliveryResult
+	var inserted bool
+	err := pgx.BeginFunc(ctx, s.pool, func(pgTx pgx.Tx) error {
+		tx := &Tx{reader: reader{q: pgTx}, tx: pgTx}
+		var err error
+		results, err = tx.recordOutcomes(ctx, outcomes)
+		inserted = tx.insertedJobs
+		return err
+	})
+	if err != nil {
+		return nil, interpretError(err, "record delivery outcomes")
+	}
+	if inserted && s.AfterCommitJobs != nil {
+		s.AfterCommitJobs()
+	}
+	return results, nil
+}
+
+func (tx *Tx) recordOutcomes(ctx context.Context, outcomes []tote.DeliveryOutcome) ([]tote.DeliveryResult, error) {
+	results := make([]tote.DeliveryResult, len(outcomes))
+	type done struct {
+		i       int
+		webhook int64
+		bag     int64
+	}
+	var ended []done               // final deliveries in a stream
+	byWebhook := map[int64][]int{} // subscription → its recorded outcomes
+	order := make([]int, len(outcomes))
+	for i := range order {
+		order[i] = i
+	}
+	// Delivery rows are locked in id order, stream rows in (subscription,
+	// bag) order, subscription rows in id order: every transaction takes
+	// them in the same order.
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(outcomes[a].DeliveryID, outcomes[b].DeliveryID) })
+	for _, i := range order {
+		o := outcomes[i]
+		var next *time.Time
+		if o.Status == tote.DeliveryStatusInProgress {
+			next = &o.NextAttempt
+		}
+		sent := 0
+		if o.Sent {
+			sent = 1
+		}
+		var webhook int64
+		var bag *int64
+		var inStream bool
+		err := tx.tx.QueryRow(ctx, `
+			UPDATE webhook_deliveries SET status = $1, attempts = attempts + $2,
+				status_code = CASE WHEN $3 THEN $4 ELSE status_code END,
+				last_error = CASE WHEN $5 THEN $6 ELSE last_error END,
+				date_last_modified = $7, date_next_attempt = $8
+			WHERE id = $9 AND attempts = $10 AND status IN ('CREATED', 'IN_PROGRESS')
+			RETURNING webhook_id, bag_id, in_stream`,
+			o.Status, sent, o.Sent, o.StatusCode, o.Sent || o.Error != "", o.Error, o.Now, next,
+			o.DeliveryID, o.Attempts).Scan(&webhook, &bag, &inStream)
+		if errors.Is(err, pgx.ErrNoRows) {
+			continue // fenced: another worker recorded this turn
+		} else if err != nil {
+			return nil, interpretError(err, fmt.Sprintf("record outcome of delivery %d", o.DeliveryID))
+		}
+		results[i].Recorded = true
+		byWebhook[webhook] = append(byWebhook[webhook], i)
+		if o.Sent {
+			_, err := tx.tx.Exec(ctx, `
+				INSERT INTO webhook_delivery_attempts (delivery_id, webhook_id, attempt, status_code, error,
+					succeeded, duration_us, date_created)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+				o.DeliveryID, webhook, o.Attempts+1, o.StatusCode, o.Error, o.Succeeded,
+				o.Duration.Microseconds(), o.Now)
+			if err != nil {
+				return nil, interpretError(err, "insert delivery attempt")
+			}
+		}
+		if o.Status.Final() && inStream && bag != nil {
+			ended = append(ended, done{i, webhook, *bag})
+		}
+	}
+	slices.SortFunc(ended, func(a, b done) int {
+		return compareStreams(streamKey{a.webhook, a.bag}, streamKey{b.webhook, b.bag})
+	})
+	var jobs []tote.JobParams
+	for _, e := range ended {
+		now := outcomes[e.i].Now
+		var pending int64
+		err := tx.tx.QueryRow(ctx, `UPDATE webhook_streams SET pending = pending - 1
+			WHERE webhook_id = $1 AND bag_id = $2 RETURNING pending`, e.webhook, e.bag).Scan(&pending)
+		if errors.Is(err, pgx.ErrNoRows) {
+			continue
+		} else if err != nil {
+			return nil, interpretError(err, "end stream turn")
+		}
+		if pending <= 0 {
+			if _, err := tx.tx.Exec(ctx, `DELETE FROM webhook_streams
+				WHERE webhook_id = $1 AND bag_id = $2 AND pending <= 0`, e.webhook, e.bag); err != nil {
+				return nil, interpretError(err, "end stream")
+			}
+			continue
+		}
+		var id int64
+		err = tx.tx.QueryRow(ctx, `
+			UPDATE webhook_deliveries SET waiting = FALSE, date_next_attempt = $1, date_last_modified = $1
+			WHERE id = (SELECT id FROM webhook_deliveries WHERE webhook_id = $2 AND bag_id = $3 AND waiting
+				ORDER BY sequence, id LIMIT 1)
+			RETURNING id`, now, e.webhook, e.bag).Scan(&id)
+		if errors.Is(err, pgx.ErrNoRows) {
+			continue
+		} else if err != nil {
+			return nil, interpretError(err, "start next delivery of stream")
+		}
+		jobs = append(jobs, tote.DeliveryJob(id, now))
+	}
+	if len(jobs) > 0 {
+		if _, err := tx.InsertJobs(ctx, jobs); err != nil {
+			return nil, err
+		}
+	}
+	webhooks := make([]int64, 0, len(byWebhook))
+	for id := range byWebhook {
+		webhooks = append(webhooks, id)
+	}
+	slices.Sort(webhooks)
+	for _, id := range webhooks {
+		if err := tx.webhookHealth(ctx, id, byWebhook[id], outcomes, results); err != nil {
+			return nil, err
+		}
+	}
+	return results, nil
+}
+
+// webhookHealth applies the recorded outcomes of one subscription to it:
+// a 410 disables it, a success restarts its pause ladder, and failures past
+// the policy pause it. The row is locked first, so two processes never
+// pause one subscription twice for the same failures.
+func (tx *Tx) webhookHealth(ctx context.Context, id int64, indexes []int, outcomes []tote.DeliveryOutcome, results []tote.DeliveryResult) error {
+	succeeded, failed, disable := health(indexes, outcomes)
+	if disable < 0 && succeeded < 0 && failed < 0 {
+		return nil
+	}
+	if disable >= 0 {
+		tag, err := tx.tx.Exec(ctx, `UPDATE webhooks SET status = 'DISABLED', date_last_modified = $1
+			WHERE id = $2 AND status = 'ACTIVE'`, outcomes[disable].Now, id)
+		if err != nil {
+			return interpretError(err, "disable webhook")
+		}
+		results[disable].Disabled = tag.RowsAffected() == 1
+		return nil
+	}
+	if succeeded >= 0 {
+		if _, err := tx.tx.Exec(ctx, `UPDATE webhooks SET pause_level = 0 WHERE id = $1 AND pause_level > 0`, id); err != nil {
+			return interpretError(err, "reset webhook pauses")
+		}
+		return nil
+	}
+	var status tote.WebhookStatus
+	var paused *time.Time
+	var level int
+	err := tx.tx.QueryRow(ctx, `SELECT status, paused_until, pause_level FROM webhooks WHERE id = $1 FOR UPDATE`, id).
+		Scan(&status, &paused, &level)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil
+	} else if err != nil {
+		return interpretError(err, "read webhook health")
+	}
+	o := outcomes[failed]
+	if status != tote.WebhookStatusActive || paused != nil && paused.After(o.Now) {
+		return nil // paused already
+	}
+	since := o.Now.Add(-o.Pause.Window)
+	if paused != nil && paused.After(since) {
+		since = *paused // count only failures since the last pause ended
+	}
+	var n int
+	err = tx.tx.QueryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM webhook_delivery_attempts
+		WHERE webhook_id = $1 AND NOT succeeded AND date_created >= $2 LIMIT $3) f`,
+		id, since, o.Pause.Failures+1).Scan(&n)
+	if err != nil {
+		return interpretError(err, "count endpoint failures")
+	}
+	if n <= o.Pause.Failures {
+		return nil
+	}
+	if level >= len(o.Pause.Pauses) {
+		if _, err := tx.tx.Exec(ctx, `UPDATE webhooks SET status = 'DISABLED', date_last_modified = $1
+			WHERE id = $2`, o.Now, id); err != nil {
+			return interpretError(err, "disable webhook")
+		}
+		results[failed].Disabled = true
+		return nil
+	}
+	until := o.Now.Add(o.Pause.Pauses[level])
+	if _, err := tx.tx.Exec(ctx, `UPDATE webhooks SET paused_until = $1, pause_level = $2 WHERE id = $3`,
+		until, level+1, id); err != nil {
+		return interpretError(err, "pause webhook")
+	}
+	results[failed].PausedUntil = &until
+	return nil
+}
+
+// health picks, among one subscription's recorded outcomes, the last one
+// that disables it, the last success, and the last failure subject to a
+// pause policy (-1 when there is none).
+func health(indexes []int, outcomes []tote.DeliveryOutcome) (succeeded, failed, disable int) {
+	succeeded, failed, disable = -1, -1, -1
+	for _, i := range indexes {
+		switch o := outcomes[i]; {
+		case !o.Sent:
+		case o.DisableWebhook:
+			disable = i
+		case o.Succeeded:
+			succeeded = i
+		case o.Pause != nil:
+			failed = i
+		}
+	}
+	return succeeded, failed, disable
+}
+
+// PruneDeliveries deletes old attempts and old final deliveries, a batch
+// at a time.
+func (s *Store) PruneDeliveries(ctx context.Context, before time.Time) (int64, error) {
+	var total int64
+	for _, q := range []string{
+		`DELETE FROM webhook_delivery_attempts WHERE ctid = ANY(ARRAY(
+			SELECT ctid FROM webhook_delivery_attempts WHERE date_created < $1 LIMIT 5000))`,
+		`DELETE FROM webhook_deliveries WHERE id IN (
+			SELECT id FROM webhook_deliveries WHERE status IN ('SUCCEEDED', 'FAILED', 'CANCELLED')
+				AND date_last_modified < $1 LIMIT 5000)`,
+	} {
+		for {
+			tag, err := s.pool.Exec(ctx, q, before)
+			if err != nil {
+				return total, interpretError(err, "prune deliveries")
+			}
+			total += tag.RowsAffected()
+			if tag.RowsAffected() < 5000 {
+				break
+			}
+		}
+	}
+	return total, nil
+}

@@ -1,0 +1,523 @@
+package storetest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/toteorg/tote"
+)
+
+// Webhook creates a subscription of app to event at url (fixture).
+func Webhook(tb testing.TB, s tote.Store, appID int64, event tote.EventType, url string, ordered bool) *tote.Webhook {
+	tb.Helper()
+	w := &tote.Webhook{AppID: appID, Event: event, RemoteEndpoint: url, Status: tote.WebhookStatusActive,
+		SigningSecret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", Ordered: ordered, DateCreated: T0, DateLastModified: T0}
+	noErr(tb, s.InTx(context.Background(), func(tx tote.Tx) error { return tx.CreateWebhook(context.Background(), w) }), "create webhook")
+	return w
+}
+
+// Events records events of one type for bags of an order, in one
+// transaction, and returns them (numbered).
+func Events(tb testing.TB, s tote.Store, o *tote.Order, typ tote.EventType, bags ...int64) []*tote.Event {
+	tb.Helper()
+	var evs []*tote.Event
+	for _, bag := range bags {
+		evs = append(evs, &tote.Event{ID: fmt.Sprintf("evt_%d_%d_%s", bag, time.Now().UnixNano(), typ), AppID: o.AppID,
+			Type: typ, OrderID: o.ID, BagID: bag, BagVersion: 2, Payload: []byte(fmt.Sprintf(`{"id":%d}`, o.ID)), DateCreated: T0})
+	}
+	noErr(tb, s.InTx(context.Background(), func(tx tote.Tx) error { return tx.InsertEvents(context.Background(), evs) }), "insert events")
+	return evs
+}
+
+// DeliveryJobs claims the due delivery jobs and returns their deliveries'
+// ids, in job order.
+func DeliveryJobs(tb testing.TB, s tote.Store, now time.Time) []int64 {
+	tb.Helper()
+	jobs, err := s.ClaimJobs(context.Background(), tote.ClaimJobsParams{Worker: "test", Kinds: []string{tote.KindDeliverWebhook},
+		Limit: 1000, Now: now, Lease: time.Minute})
+	noErr(tb, err, "claim delivery jobs")
+	var ids []int64
+	for _, j := range jobs {
+		var args tote.DeliveryJobArgs
+		noErr(tb, json.Unmarshal(j.Args, &args), "job args")
+		ids = append(ids, args.DeliveryID)
+	}
+	return ids
+}
+
+func deliveries(tb testing.TB, s tote.Store, webhookID int64) []*tote.Delivery {
+	tb.Helper()
+	ds, _, err := s.FindDeliveries(context.Background(), webhookID, tote.Page{Number: 1, Size: 100})
+	noErr(tb, err, "find deliveries")
+	slices.Reverse(ds) // oldest first
+	return ds
+}
+
+func record(tb testing.TB, s tote.Store, outcomes ...tote.DeliveryOutcome) []tote.DeliveryResult {
+	tb.Helper()
+	res, err := s.RecordDeliveryOutcomes(context.Background(), outcomes)
+	noErr(tb, err, "record delivery outcomes")
+	return res
+}
+
+func succeeded(d *tote.Delivery, now time.Time) tote.DeliveryOutcome {
+	return tote.DeliveryOutcome{DeliveryID: d.ID, Attempts: d.Attempts, Now: now, Status: tote.DeliveryStatusSucceeded,
+		Sent: true, Succeeded: true, StatusCode: 200, Duration: 3 * time.Millisecond}
+}
+
+func failed(d *tote.Delivery, now time.Time, retryAt time.Time) tote.DeliveryOutcome {
+	return tote.DeliveryOutcome{DeliveryID: d.ID, Attempts: d.Attempts, Now: now, Status: tote.DeliveryStatusInProgress,
+		NextAttempt: retryAt, Sent: true, StatusCode: 500, Error: "HTTP 500", Duration: time.Millisecond}
+}
+
+func testWebhooks(t *testing.T, open Opener) {
+	ctx := context.Background()
+	s := open(t)
+	a := App(t, s)
+	w := Webhook(t, s, a.ID, tote.EventOrderUpdated, "https://example.com/hook", true)
+	if w.ID <= 0 {
+		t.Fatalf("webhook id = %d", w.ID)
+	}
+	got, err := s.FindWebhookByID(ctx, w.ID)
+	noErr(t, err, "find webhook")
+	equal(t, "webhook", got, w)
+
+	err = s.InTx(ctx, func(tx tote.Tx) error {
+		return tx.CreateWebhook(ctx, &tote.Webhook{AppID: a.ID, Event: tote.EventOrderUpdated, RemoteEndpoint: w.RemoteEndpoint,
+			Status: tote.WebhookStatusActive, SigningSecret: "whsec_x", DateCreated: T0, DateLastModified: T0})
+	})
+	if tote.ErrorCode(err) != tote.ECONFLICT {
+		t.Fatalf("duplicate subscription: err = %v, want ECONFLICT", err)
+	}
+	other := Webhook(t, s, a.ID, tote.EventOrderShipped, w.RemoteEndpoint, false)
+
+	paused := T0.Add(time.Hour)
+	w.Status, w.RemoteEndpoint, w.Ordered, w.PausedUntil, w.PauseLevel = tote.WebhookStatusInactive, "https://example.com/v2", false, &paused, 2
+	w.DateLastModified = T0.Add(time.Minute)
+	noErr(t, s.InTx(ctx, func(tx tote.Tx) error { return tx.UpdateWebhook(ctx, w) }), "update webhook")
+	got, err = s.FindWebhookByID(ctx, w.ID)
+	noErr(t, err, "find webhook")
+	equal(t, "updated webhook", got, w)
+
+	page, total, err := s.FindWebhooks(ctx, a.ID, tote.Page{Number: 1, Size: 1})
+	noErr(t, err, "list webhooks")
+	if total != 2 || len(page) != 1 || page[0].ID != w.ID {
+		t.Fatalf("page 1 of 1: %d of %d, first %v", len(page), total, page)
+	}
+	page, _, err = s.FindWebhooks(ctx, a.ID+1000, tote.Page{Number: 1, Size: 10})
+	noErr(t, err, "list another app's webhooks")
+	if len(page) != 0 {
+		t.Fatalf("another app sees %d webhooks", len(page))
+	}
+
+	// Deleting a subscription deletes its deliveries.
+	o := Order(t, s, a.ID, 1)
+	Events(t, s, o, tote.EventOrderShipped, o.Bags[0].ID)
+	if n := len(deliveries(t, s, other.ID)); n != 1 {
+		t.Fatalf("deliveries before delete = %d", n)
+	}
+	noErr(t, s.InTx(ctx, func(tx tote.Tx) error { return tx.DeleteWebhook(ctx, other.ID) }), "delete webhook")
+	if _, err := s.FindWebhookByID(ctx, other.ID); !errors.Is(err, tote.ErrNotFound) {
+		t.Fatalf("deleted webhook: err = %v", err)
+	}
+	if n := len(deliveries(t, s, other.ID)); n != 0 {
+		t.Fatalf("deliveries after delete = %d", n)
+	}
+	if err := s.InTx(ctx, func(tx tote.Tx) error { return tx.DeleteWebhook(ctx, other.ID) }); !errors.Is(err, tote.ErrNotFound) {
+		t.Fatalf("delete again: err = %v", err)
+	}
+
+	// The app's signing key round-trips.
+	noErr(t, s.InTx(ctx, func(tx tote.Tx) error { return tx.SetAppWebhookKey(ctx, a.ID, []byte("key-state")) }), "set key")
+	app, err := s.FindAppByID(ctx, a.ID)
+	noErr(t, err, "find app")
+	equal(t, "app webhook key", string(app.WebhookKey), "key-state")
+}
+
+// testFanOut: an event becomes one delivery (with its job) per ACTIVE
+// subscription of its app and type, in the event's own transaction.
+func testFanOut(t *testing.T, open Opener) {
+	ctx := context.Background()
+	s := open(t)
+	a, b := App(t, s), App(t, s)
+	noErr(t, s.InTx(ctx, func(tx tote.Tx) error { return tx.SetAppWebhookKey(ctx, a.ID, []byte("a-key")) }), "set key")
+	updated := Webhook(t, s, a.ID, tote.EventOrderUpdated, "https://a.example/updated", true)
+	accepted := Webhook(t, s, a.ID, tote.EventOrderAccepted, "https://a.example/accepted", true)
+	inactive := Webhook(t, s, a.ID, tote.EventOrderUpdated, "https://a.example/inactive", true)
+	inactive.Status = tote.WebhookStatusInactive
+	noErr(t, s.InTx(ctx, func(tx tote.Tx) error { return tx.UpdateWebhook(ctx, inactive) }), "deactivate")
+	otherApp := Webhook(t, s, b.ID, tote.EventOrderUpdated, "https://b.example/updated", true)
+
+	o := Order(t, s, a.ID, 1)
+	bag := o.Bags[0].ID
+	// A rolled-back event leaves no delivery and no job behind.
+	boom := errors.New("boom")
+	err := s.InTx(ctx, func(tx tote.Tx) error {
+		if err := tx.InsertEvents(ctx, []*tote.Event{{ID: "evt_rolled_back", AppID: a.ID, Type: tote.EventOrderUpdated,
+			OrderID: o.ID, BagID: bag, DateCreated: T0}}); err != nil {
+			return err
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("InTx = %v", err)
+	}
+	if n := len(deliveries(t, s, updated.ID)); n != 0 {
+		t.Fatalf("a rolled-back event left %d deliveries", n)
+	}
+	if ids := DeliveryJobs(t, s, T0.Add(time.Hour)); len(ids) != 0 {
+		t.Fatalf("a rolled-back event left delivery jobs %v", ids)
+	}
+
+	evs := []*tote.Event{
+		{ID: "evt_accepted", AppID: a.ID, Type: tote.EventOrderAccepted, OrderID: o.ID, BagID: bag, BagVersion: 2, Payload: []byte(`{"v":2}`), DateCreated: T0},
+		{ID: "evt_updated", AppID: a.ID, Type: tote.EventOrderUpdated, OrderID: o.ID, BagID: bag, BagVersion: 2, Payload: []byte(`{"v":2}`), DateCreated: T0},
+	}
+	noErr(t, s.InTx(ctx, func(tx tote.Tx) error { return tx.InsertEvents(ctx, evs) }), "insert events")
+	got := deliveries(t, s, updated.ID)
+	if len(got) != 1 {
+		t.Fatalf("ORDER_UPDATED subscription has %d deliveries", len(got))
+	}
+	d := got[0]
+	want := &tote.Delivery{ID: d.ID, WebhookID: updated.ID, AppID: a.ID, EventID: "evt_updated", SourceEventID: "evt_updated",
+		EventType: tote.EventOrderUpdated, OrderID: o.ID, BagID: bag, BagVersion: 2, Sequence: 2, Status: tote.DeliveryStatusCreated,
+		InStream: true, DateCreated: T0, DateLastModified: T0, DateNextAttempt: &T0}
+	equal(t, "delivery", d, want)
+	if got := deliveries(t, s, accepted.ID); len(got) != 1 || got[0].EventID != "evt_accepted" || got[0].Sequence != 1 {
+		t.Fatalf("ORDER_ACCEPTED subscription's deliveries: %+v", got)
+	}
+	if n := len(deliveries(t, s, inactive.ID)) + len(deliveries(t, s, otherApp.ID)); n != 0 {
+		t.Fatalf("an inactive subscription or another app's got %d deliveries", n)
+	}
+	jobs := DeliveryJobs(t, s, T0)
+	slices.Sort(jobs)
+	wantJobs := []int64{deliveries(t, s, accepted.ID)[0].ID, d.ID}
+	slices.Sort(wantJobs)
+	equal(t, "one job per delivery", jobs, wantJobs)
+
+	byID, err := s.FindDeliveryByID(ctx, d.ID)
+	noErr(t, err, "find delivery")
+	equal(t, "delivery by id", byID, d)
+	byEvent, err := s.FindDeliveryByEventID(ctx, updated.ID, "evt_updated")
+	noErr(t, err, "find delivery by event")
+	equal(t, "delivery by event id", byEvent, d)
+	if _, err := s.FindDeliveryByEventID(ctx, accepted.ID, "evt_updated"); !errors.Is(err, tote.ErrNotFound) {
+		t.Fatalf("another subscription's event: err = %v", err)
+	}
+	send, err := s.FindDeliveryToSend(ctx, d.ID)
+	noErr(t, err, "find delivery to send")
+	equal(t, "delivery to send", send.Delivery, d)
+	equal(t, "its webhook", send.Webhook, updated)
+	equal(t, "its body and key", [2]string{string(send.Body), string(send.AppWebhookKey)}, [2]string{`{"v":2}`, "a-key"})
+	ev, err := s.FindEventByID(ctx, "evt_updated")
+	noErr(t, err, "find event")
+	if ev.Type != tote.EventOrderUpdated || ev.BagID != bag || string(ev.Payload) != `{"v":2}` {
+		t.Fatalf("event = %+v", ev)
+	}
+
+	// A resend is a delivery of its own, due at once, outside the stream.
+	resend := &tote.Delivery{WebhookID: updated.ID, AppID: a.ID, EventID: "evt_resend", SourceEventID: "evt_updated",
+		EventType: tote.EventOrderUpdated, OrderID: o.ID, BagID: bag, BagVersion: 2, Sequence: 2,
+		Status: tote.DeliveryStatusCreated, ResendOf: d.ID, DateCreated: T0.Add(time.Minute), DateLastModified: T0.Add(time.Minute)}
+	noErr(t, s.InTx(ctx, func(tx tote.Tx) error { return tx.CreateDelivery(ctx, resend) }), "create delivery")
+	equal(t, "resend job", DeliveryJobs(t, s, T0.Add(time.Minute)), []int64{resend.ID})
+	send, err = s.FindDeliveryToSend(ctx, resend.ID)
+	noErr(t, err, "resend to send")
+	if string(send.Body) != `{"v":2}` || send.Delivery.ResendOf != d.ID || send.Delivery.InStream {
+		t.Fatalf("resend = %+v, body %s", send.Delivery, send.Body)
+	}
+}
+
+// testDeliveryStreams: for an ordered subscription, a bag's delivery waits
+// while an earlier one of the same bag is pending or being retried; other
+// bags and unordered subscriptions go at once.
+func testDeliveryStreams(t *testing.T, open Opener) {
+	s := open(t)
+	a := App(t, s)
+	ordered := Webhook(t, s, a.ID, tote.EventOrderUpdated, "https://a.example/ordered", true)
+	unordered := Webhook(t, s, a.ID, tote.EventOrderUpdated, "https://a.example/unordered", false)
+	o := Order(t, s, a.ID, 1, 2)
+	b1, b2 := o.Bags[0].ID, o.Bags[1].ID
+	Events(t, s, o, tote.EventOrderUpdated, b1)
+	Events(t, s, o, tote.EventOrderUpdated, b1, b2)
+	Events(t, s, o, tote.EventOrderUpdated, b1)
+
+	ds := deliveries(t, s, ordered.ID) // b1#1, b1#2, b2#1, b1#3
+	if len(ds) != 4 {
+		t.Fatalf("%d deliveries", len(ds))
+	}
+	waiting := []bool{ds[0].Waiting, ds[1].Waiting, ds[2].Waiting, ds[3].Waiting}
+	equal(t, "waiting (b1#1, b1#2, b2#1, b1#3)", waiting, []bool{false, true, false, true})
+	if ds[1].DateNextAttempt != nil {
+		t.Fatalf("a waiting delivery has a next attempt: %v", ds[1].DateNextAttempt)
+	}
+	un := deliveries(t, s, unordered.ID)
+	jobs := DeliveryJobs(t, s, T0)
+	want := []int64{ds[0].ID, ds[2].ID, un[0].ID, un[1].ID, un[2].ID, un[3].ID}
+	slices.Sort(jobs)
+	slices.Sort(want)
+	equal(t, "due deliveries", jobs, want)
+
+	// A failed attempt keeps the turn: the next delivery of b1 still waits.
+	retry := T0.Add(10 * time.Second)
+	res := record(t, s, failed(ds[0], T0.Add(time.Second), retry))
+	equal(t, "recorded", res[0].Recorded, true)
+	first, _ := s.FindDeliveryByID(context.Background(), ds[0].ID)
+	if first.Status != tote.DeliveryStatusInProgress || first.Attempts != 1 || first.StatusCode != 500 ||
+		first.LastError != "HTTP 500" || first.DateNextAttempt == nil || !first.DateNextAttempt.Equal(retry) {
+		t.Fatalf("after a failed attempt: %+v", first)
+	}
+	if ids := DeliveryJobs(t, s, T0.Add(time.Hour)); len(ids) != 0 {
+		t.Fatalf("jobs while b1's first delivery is retried: %v", ids)
+	}
+	// A stale worker's outcome (fenced by attempts) changes nothing.
+	res = record(t, s, succeeded(ds[0], T0.Add(2*time.Second)))
+	equal(t, "stale outcome recorded", res[0].Recorded, false)
+	if ids := DeliveryJobs(t, s, T0.Add(time.Hour)); len(ids) != 0 {
+		t.Fatalf("a fenced outcome handed the turn on: %v", ids)
+	}
+	// Its success hands the turn to b1#2, and only to it.
+	res = record(t, s, succeeded(first, T0.Add(11*time.Second)))
+	equal(t, "recorded", res[0].Recorded, true)
+	equal(t, "b1's next turn", DeliveryJobs(t, s, T0.Add(time.Hour)), []int64{ds[1].ID})
+	attempts, err := s.FindDeliveryAttempts(context.Background(), []int64{ds[0].ID})
+	noErr(t, err, "attempts")
+	if len(attempts) != 2 || attempts[0].Attempt != 1 || attempts[0].StatusCode != 500 || attempts[0].Succeeded ||
+		attempts[1].Attempt != 2 || !attempts[1].Succeeded || attempts[1].Duration != 3*time.Millisecond {
+		t.Fatalf("attempts = %+v %+v", attempts[0], attempts[1])
+	}
+	// A final failure hands the turn on too.
+	second, _ := s.FindDeliveryByID(context.Background(), ds[1].ID)
+	if second.Waiting || second.DateNextAttempt == nil {
+		t.Fatalf("b1#2 after its turn came: %+v", second)
+	}
+	out := failed(second, T0.Add(12*time.Second), time.Time{})
+	out.Status, out.StatusCode = tote.DeliveryStatusFailed, 400
+	record(t, s, out)
+	equal(t, "b1's third turn", DeliveryJobs(t, s, T0.Add(time.Hour)), []int64{ds[3].ID})
+	third, _ := s.FindDeliveryByID(context.Background(), ds[3].ID)
+	record(t, s, succeeded(third, T0.Add(13*time.Second)))
+	// The stream is empty: b1's next event goes at once.
+	next := Events(t, s, o, tote.EventOrderUpdated, b1)
+	d, err := s.FindDeliveryByEventID(context.Background(), ordered.ID, next[0].ID)
+	noErr(t, err, "find")
+	if d.Waiting {
+		t.Fatal("a delivery of an idle stream waits")
+	}
+}
+
+// testDeliveryHealth: a 410 disables the subscription; failures past the
+// policy pause it, longer each time, then disable it; a success restarts
+// the ladder; cancellations are not attempts.
+func testDeliveryHealth(t *testing.T, open Opener) {
+	ctx := context.Background()
+	s := open(t)
+	a := App(t, s)
+	w := Webhook(t, s, a.ID, tote.EventOrderUpdated, "https://a.example/flaky", false)
+	o := Order(t, s, a.ID, 1)
+	policy := &tote.PausePolicy{Failures: 3, Window: time.Minute, Pauses: []time.Duration{time.Hour, 3 * time.Hour}}
+	now := T0
+	fail := func() tote.DeliveryResult {
+		t.Helper()
+		ev := Events(t, s, o, tote.EventOrderUpdated, o.Bags[0].ID)
+		nd, err := s.FindDeliveryByEventID(ctx, w.ID, ev[0].ID)
+		noErr(t, err, "find")
+		out := failed(nd, now, now.Add(time.Minute))
+		out.Pause = policy
+		now = now.Add(time.Second)
+		return record(t, s, out)[0]
+	}
+	for i := range 3 {
+		if r := fail(); r.PausedUntil != nil || r.Disabled {
+			t.Fatalf("failure %d paused the subscription: %+v", i+1, r)
+		}
+	}
+	r := fail()
+	if r.PausedUntil == nil || !r.PausedUntil.Equal(now.Add(-time.Second).Add(time.Hour)) {
+		t.Fatalf("the 4th failure in a minute: %+v, want paused for 1h", r)
+	}
+	got, _ := s.FindWebhookByID(ctx, w.ID)
+	if got.PausedUntil == nil || got.PauseLevel != 1 || got.Status != tote.WebhookStatusActive {
+		t.Fatalf("paused webhook = %+v", got)
+	}
+	// Failures while paused (attempts already in flight) change nothing.
+	if r := fail(); r.PausedUntil != nil {
+		t.Fatalf("paused again while paused: %+v", r)
+	}
+	// After the pause, only new failures count: three are not enough.
+	now = got.PausedUntil.Add(time.Second)
+	for range 3 {
+		if r := fail(); r.PausedUntil != nil {
+			t.Fatalf("old failures counted after the pause: %+v", r)
+		}
+	}
+	if r := fail(); r.PausedUntil == nil || !r.PausedUntil.Equal(now.Add(-time.Second).Add(3*time.Hour)) {
+		t.Fatalf("second pause: %+v, want 3h", r)
+	}
+	// A success restarts the ladder.
+	got, _ = s.FindWebhookByID(ctx, w.ID)
+	now = got.PausedUntil.Add(time.Second)
+	ev := Events(t, s, o, tote.EventOrderUpdated, o.Bags[0].ID)
+	d, _ := s.FindDeliveryByEventID(ctx, w.ID, ev[0].ID)
+	record(t, s, succeeded(d, now))
+	if got, _ := s.FindWebhookByID(ctx, w.ID); got.PauseLevel != 0 {
+		t.Fatalf("pause level after a success = %d", got.PauseLevel)
+	}
+	// Failing through every pause disables it.
+	for level := range 3 {
+		for range 3 {
+			fail()
+		}
+		r := fail()
+		if level < 2 && r.PausedUntil == nil || level == 2 && !r.Disabled {
+			t.Fatalf("round %d: %+v", level, r)
+		}
+		if got, _ := s.FindWebhookByID(ctx, w.ID); got.PausedUntil != nil {
+			now = got.PausedUntil.Add(time.Second)
+		}
+	}
+	if got, _ := s.FindWebhookByID(ctx, w.ID); got.Status != tote.WebhookStatusDisabled {
+		t.Fatalf("after every pause: %s", got.Status)
+	}
+
+	// A 410 disables at once; a cancellation is recorded without an attempt.
+	gone := Webhook(t, s, a.ID, tote.EventOrderShipped, "https://a.example/gone", false)
+	evs := Events(t, s, o, tote.EventOrderShipped, o.Bags[0].ID, o.Bags[0].ID)
+	d1, _ := s.FindDeliveryByEventID(ctx, gone.ID, evs[0].ID)
+	d2, _ := s.FindDeliveryByEventID(ctx, gone.ID, evs[1].ID)
+	out := failed(d1, now, time.Time{})
+	out.Status, out.StatusCode, out.DisableWebhook = tote.DeliveryStatusFailed, 410, true
+	cancel := tote.DeliveryOutcome{DeliveryID: d2.ID, Attempts: 0, Now: now, Status: tote.DeliveryStatusCancelled, Error: "subscription DISABLED"}
+	res := record(t, s, out, cancel)
+	if !res[0].Disabled || !res[1].Recorded {
+		t.Fatalf("410 and cancellation: %+v", res)
+	}
+	if got, _ := s.FindWebhookByID(ctx, gone.ID); got.Status != tote.WebhookStatusDisabled {
+		t.Fatalf("after a 410: %s", got.Status)
+	}
+	c, _ := s.FindDeliveryByID(ctx, d2.ID)
+	if c.Status != tote.DeliveryStatusCancelled || c.Attempts != 0 || c.LastError != "subscription DISABLED" || c.DateNextAttempt != nil {
+		t.Fatalf("cancelled delivery = %+v", c)
+	}
+	if as, _ := s.FindDeliveryAttempts(ctx, []int64{d2.ID}); len(as) != 0 {
+		t.Fatalf("a cancellation left %d attempts", len(as))
+	}
+
+	// Pruning removes old attempts and old final deliveries, never
+	// pending ones.
+	pending := Webhook(t, s, a.ID, tote.EventOrderDelivered, "https://a.example/pending", false)
+	Events(t, s, o, tote.EventOrderDelivered, o.Bags[0].ID)
+	n, err := s.PruneDeliveries(ctx, now.Add(time.Hour))
+	noErr(t, err, "prune")
+	if n == 0 || len(deliveries(t, s, gone.ID)) != 0 {
+		t.Fatalf("pruned %d; %d final deliveries left", n, len(deliveries(t, s, gone.ID)))
+	}
+	var left []int64
+	for _, d := range deliveries(t, s, w.ID) {
+		if d.Status.Final() {
+			t.Fatalf("an old final delivery was kept: %+v", d)
+		}
+		left = append(left, d.ID)
+	}
+	if as, _ := s.FindDeliveryAttempts(ctx, left); len(left) == 0 || len(as) != 0 {
+		t.Fatalf("%d deliveries pending, %d old attempts kept", len(left), len(as))
+	}
+	if len(deliveries(t, s, pending.ID)) != 1 {
+		t.Fatal("a pending delivery was pruned")
+	}
+}
+
+// RunTwins runs the cases that need two stores on one database, as two
+// processes have.
+func RunTwins(t *testing.T, twin func(testing.TB) (tote.Store, tote.Store)) {
+	t.Run("ConcurrentStreams", func(t *testing.T) { t.Parallel(); testConcurrentStreams(t, twin) })
+}
+
+// testConcurrentStreams: events of one bag recorded by one process while
+// another ends their deliveries: every delivery gets its turn exactly once,
+// in order, and none is left waiting.
+func testConcurrentStreams(t *testing.T, twin func(testing.TB) (tote.Store, tote.Store)) {
+	ctx := context.Background()
+	producer, worker := twin(t)
+	a := App(t, producer)
+	w := Webhook(t, producer, a.ID, tote.EventOrderUpdated, "https://a.example/race", true)
+	o := Order(t, producer, a.ID, 1, 2)
+	const events = 60
+	var wg sync.WaitGroup
+	errs := make(chan error, 2)
+	wg.Go(func() {
+		for i := range events {
+			bag := o.Bags[i%2].ID
+			err := producer.InTx(ctx, func(tx tote.Tx) error {
+				if _, err := tx.LockOrder(ctx, o.ID); err != nil {
+					return err
+				}
+				return tx.InsertEvents(ctx, []*tote.Event{{ID: fmt.Sprintf("evt_race_%d", i), AppID: a.ID,
+					Type: tote.EventOrderUpdated, OrderID: o.ID, BagID: bag, DateCreated: T0}})
+			})
+			if err != nil {
+				errs <- err
+				return
+			}
+		}
+	})
+	var mu sync.Mutex
+	sent := map[int64][]int64{} // bag → sequences in the order their turn came
+	wg.Go(func() {
+		deadline := time.Now().Add(30 * time.Second)
+		total := 0
+		for total < events && time.Now().Before(deadline) {
+			jobs, err := worker.ClaimJobs(ctx, tote.ClaimJobsParams{Worker: "w", Kinds: []string{tote.KindDeliverWebhook},
+				Limit: 10, Now: T0.Add(time.Hour), Lease: time.Minute})
+			if err != nil {
+				errs <- err
+				return
+			}
+			var outs []tote.DeliveryOutcome
+			for _, j := range jobs {
+				var args tote.DeliveryJobArgs
+				json.Unmarshal(j.Args, &args)
+				d, err := worker.FindDeliveryByID(ctx, args.DeliveryID)
+				if err != nil {
+					errs <- err
+					return
+				}
+				mu.Lock()
+				sent[d.BagID] = append(sent[d.BagID], d.Sequence)
+				mu.Unlock()
+				outs = append(outs, succeeded(d, T0))
+			}
+			if len(outs) > 0 {
+				if _, err := worker.RecordDeliveryOutcomes(ctx, outs); err != nil {
+					errs <- err
+					return
+				}
+			}
+			total += len(jobs)
+		}
+	})
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	for _, b := range o.Bags {
+		seqs := sent[b.ID]
+		for i, seq := range seqs {
+			if seq != int64(i+1) || len(seqs) != events/2 {
+				t.Fatalf("bag %d's deliveries took their turns as %v", b.ID, seqs)
+			}
+		}
+	}
+	for _, d := range deliveries(t, worker, w.ID) {
+		if d.Status != tote.DeliveryStatusSucceeded {
+			t.Fatalf("delivery %d of bag %d (seq %d) is %s, waiting %v", d.ID, d.BagID, d.Sequence, d.Status, d.Waiting)
+		}
+	}
+}

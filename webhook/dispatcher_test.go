@@ -1,0 +1,599 @@
+package webhook_test
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+
+	"github.com/toteorg/tote"
+	"github.com/toteorg/tote/job"
+	"github.com/toteorg/tote/storetest"
+	"github.com/toteorg/tote/tenant"
+	"github.com/toteorg/tote/webhook"
+)
+
+func TestMain(m *testing.M) {
+	storetest.ReportPostgres()
+	os.Exit(m.Run())
+}
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// harness is a store with an app, an order of two bags, and a running
+// dispatcher.
+type harness struct {
+	t         *testing.T
+	store     tote.Store
+	app       *tote.App
+	appSecret string
+	svc       *webhook.Service
+	order     *tote.Order
+}
+
+type options struct {
+	policy      webhook.Policy
+	workers     int
+	concurrency int
+	timeout     time.Duration
+}
+
+func fastPolicy() webhook.Policy {
+	return webhook.Policy{Schedule: []time.Duration{10 * time.Millisecond, 10 * time.Millisecond, 10 * time.Millisecond,
+		10 * time.Millisecond, 10 * time.Millisecond}, Jitter: 0.01}
+}
+
+func newHarness(t *testing.T, open storetest.Opener, o options) *harness {
+	t.Helper()
+	store := open(t)
+	clock := tote.SystemClock{}
+	app, secret, err := (&tenant.Service{Store: store, Clock: clock}).CreateApp(t.Context(), tenant.CreateAppParams{Name: "channel"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sender := &webhook.Sender{Client: webhook.NewClient(cmpOr(o.timeout, 5*time.Second), true), Clock: clock, AllowPrivate: true}
+	h := &harness{t: t, store: store, app: app, appSecret: secret,
+		svc:   &webhook.Service{Store: store, Clock: clock, Sender: sender, AllowPrivate: true},
+		order: storetest.Order(t, store, app.ID, 1, 2)}
+	d := &webhook.Dispatcher{Store: store, Clock: clock, Log: quiet, Sender: sender, Policy: o.policy,
+		EndpointConcurrency: o.concurrency}
+	r := job.NewRunner(store, clock, quiet, job.Config{Workers: cmpOr(o.workers, 16), PollInterval: 10 * time.Millisecond,
+		Lease: 3 * time.Second, RescueInterval: time.Second})
+	d.Register(r)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { r.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); r.Abort(); <-done })
+	return h
+}
+
+func cmpOr[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}
+
+// subscribe creates a subscription to rcv and tells rcv its secret.
+func (h *harness) subscribe(rcv *receiver, event tote.EventType, ordered bool) *tote.Webhook {
+	h.t.Helper()
+	w, err := h.svc.Create(h.t.Context(), h.app, h.appSecret, webhook.CreateParams{Event: string(event),
+		RemoteEndpoint: rcv.srv.URL + "/hook", Ordered: &ordered})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	rcv.trust(w.SigningSecret, h.appSecret)
+	return w
+}
+
+// events records one event per bag given (0 and 1 index the order's bags).
+func (h *harness) events(typ tote.EventType, bags ...int) []*tote.Event {
+	h.t.Helper()
+	ids := make([]int64, len(bags))
+	for i, b := range bags {
+		ids[i] = h.order.Bags[b].ID
+	}
+	return storetest.Events(h.t, h.store, h.order, typ, ids...)
+}
+
+func (h *harness) deliveries(w *tote.Webhook) []*tote.Delivery {
+	h.t.Helper()
+	ds, _, err := h.store.FindDeliveries(h.t.Context(), w.ID, tote.Page{Number: 1, Size: 100})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return ds
+}
+
+func (h *harness) webhook(w *tote.Webhook) *tote.Webhook {
+	h.t.Helper()
+	got, err := h.store.FindWebhookByID(h.t.Context(), w.ID)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return got
+}
+
+// eventually polls cond until it holds or the deadline passes.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// call is one request a receiver got.
+type call struct {
+	eventID, source, topic, bag string
+	body                        string
+	at                          time.Time
+	status                      int
+}
+
+// receiver is a channel's endpoint written only against the Standard
+// Webhooks library, plus an independent check of X-Violet-Hmac. answer
+// picks the status of the n-th call (1-based); nil answers 200.
+type receiver struct {
+	t      *testing.T
+	srv    *httptest.Server
+	answer func(n int, r *http.Request) int
+
+	mu        sync.Mutex
+	wh        *standardwebhooks.Webhook
+	appSecret string
+	calls     []call
+}
+
+func newReceiver(t *testing.T, answer func(n int, r *http.Request) int) *receiver {
+	rcv := &receiver{t: t, answer: answer}
+	rcv.srv = httptest.NewServer(http.HandlerFunc(rcv.serve))
+	t.Cleanup(rcv.srv.Close)
+	return rcv
+}
+
+func (rcv *receiver) trust(secret, appSecret string) {
+	wh, err := standardwebhooks.NewWebhook(secret)
+	if err != nil {
+		rcv.t.Fatal(err)
+	}
+	rcv.mu.Lock()
+	rcv.wh, rcv.appSecret = wh, appSecret
+	rcv.mu.Unlock()
+}
+
+func (rcv *receiver) serve(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	rcv.mu.Lock()
+	wh, appSecret := rcv.wh, rcv.appSecret
+	n := len(rcv.calls) + 1
+	rcv.calls = append(rcv.calls, call{})
+	rcv.mu.Unlock()
+	if wh == nil {
+		rcv.t.Errorf("a delivery came before the subscription existed")
+	} else if err := wh.Verify(body, r.Header); err != nil {
+		rcv.t.Errorf("Standard Webhooks verification failed: %v", err)
+	}
+	mac := hmac.New(sha256.New, []byte(appSecret))
+	mac.Write(body)
+	if got, want := r.Header.Get("X-Violet-Hmac"), base64.StdEncoding.EncodeToString(mac.Sum(nil)); got != want {
+		rcv.t.Errorf("X-Violet-Hmac = %q, want %q", got, want)
+	}
+	if r.Header.Get("X-Violet-Entity-Length") != strconv.Itoa(len(body)) || r.Header.Get("Content-Type") != "application/json" ||
+		r.Header.Get("X-Violet-Event-Id") != r.Header.Get("webhook-id") {
+		rcv.t.Errorf("headers: %v", r.Header)
+	}
+	status := 200
+	if rcv.answer != nil {
+		status = rcv.answer(n, r)
+	}
+	rcv.mu.Lock()
+	rcv.calls[n-1] = call{eventID: r.Header.Get("X-Violet-Event-Id"), source: r.Header.Get("X-Violet-Event-Id-Source"),
+		topic: r.Header.Get("X-Violet-Topic"), bag: r.Header.Get("X-Violet-Bag-Id"), body: string(body), at: time.Now(), status: status}
+	rcv.mu.Unlock()
+	w.WriteHeader(status)
+}
+
+func (rcv *receiver) got() []call {
+	rcv.mu.Lock()
+	defer rcv.mu.Unlock()
+	return slices.Clone(rcv.calls)
+}
+
+// delivered returns the event ids answered with a 2xx, each once.
+func (rcv *receiver) delivered() []string {
+	var ids []string
+	for _, c := range rcv.got() {
+		if c.status >= 200 && c.status < 300 && !slices.Contains(ids, c.eventID) {
+			ids = append(ids, c.eventID)
+		}
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+func ids(evs []*tote.Event) []string {
+	var out []string
+	for _, e := range evs {
+		out = append(out, e.ID)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// TestDeliverSigned: every event reaches the subscription of its type, with
+// the body recorded with it and verifiable signatures; deliveries end
+// SUCCEEDED with one attempt each.
+func TestDeliverSigned(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, open storetest.Opener) {
+		h := newHarness(t, open, options{policy: fastPolicy()})
+		updates, accepts := newReceiver(t, nil), newReceiver(t, nil)
+		wu := h.subscribe(updates, tote.EventOrderUpdated, true)
+		wa := h.subscribe(accepts, tote.EventOrderAccepted, true)
+		var evs []*tote.Event
+		for range 3 {
+			evs = append(evs, h.events(tote.EventOrderUpdated, 0, 1)...)
+		}
+		accepted := h.events(tote.EventOrderAccepted, 1)
+		eventually(t, "every event delivered", func() bool {
+			return len(updates.delivered()) == len(evs) && len(accepts.delivered()) == 1
+		})
+		if got := updates.delivered(); !slices.Equal(got, ids(evs)) {
+			t.Fatalf("delivered %v, want %v", got, ids(evs))
+		}
+		c := accepts.got()[0]
+		if c.eventID != accepted[0].ID || c.topic != "ORDER_ACCEPTED" || c.bag != fmt.Sprint(h.order.Bags[1].ID) ||
+			c.body != string(accepted[0].Payload) {
+			t.Fatalf("ORDER_ACCEPTED delivery = %+v", c)
+		}
+		eventually(t, "deliveries recorded", func() bool {
+			for _, d := range append(h.deliveries(wu), h.deliveries(wa)...) {
+				if d.Status != tote.DeliveryStatusSucceeded {
+					return false
+				}
+			}
+			return true
+		})
+		for _, d := range h.deliveries(wu) {
+			if d.Attempts != 1 || d.StatusCode != 200 || d.DateNextAttempt != nil {
+				t.Fatalf("delivery = %+v", d)
+			}
+		}
+	})
+}
+
+// TestRetriesUntilSuccess: a receiver failing its first three calls still
+// gets each event, every attempt with the event's one id.
+func TestRetriesUntilSuccess(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, open storetest.Opener) {
+		h := newHarness(t, open, options{policy: fastPolicy()})
+		rcv := newReceiver(t, func(n int, r *http.Request) int {
+			if n <= 3 {
+				return 503
+			}
+			return 200
+		})
+		w := h.subscribe(rcv, tote.EventOrderUpdated, true)
+		evs := h.events(tote.EventOrderUpdated, 0, 0, 1)
+		eventually(t, "every event delivered", func() bool { return len(rcv.delivered()) == 3 })
+		if got := rcv.delivered(); !slices.Equal(got, ids(evs)) {
+			t.Fatalf("delivered %v, want %v", got, ids(evs))
+		}
+		tries := map[string]int{}
+		for _, c := range rcv.got() {
+			tries[c.eventID]++
+		}
+		total := 0
+		for id, n := range tries {
+			if !slices.Contains(ids(evs), id) {
+				t.Fatalf("an attempt carried event id %s, not one of the events", id)
+			}
+			total += n
+		}
+		if total != 6 {
+			t.Fatalf("%d calls for 3 events with 3 failures: %v", total, tries)
+		}
+		eventually(t, "attempts recorded", func() bool {
+			n := 0
+			for _, d := range h.deliveries(w) {
+				if d.Status == tote.DeliveryStatusSucceeded {
+					n += d.Attempts
+				}
+			}
+			return n == 6
+		})
+		ds := h.deliveries(w)
+		all := []int64{}
+		for _, d := range ds {
+			all = append(all, d.ID)
+		}
+		as, err := h.store.FindDeliveryAttempts(t.Context(), all)
+		if err != nil {
+			t.Fatal(err)
+		}
+		failures := 0
+		for _, a := range as {
+			if !a.Succeeded {
+				failures++
+				if a.StatusCode != 503 || a.Error == "" {
+					t.Fatalf("failed attempt = %+v", a)
+				}
+			}
+		}
+		if failures != 3 || len(as) != 6 {
+			t.Fatalf("%d attempts kept, %d failed", len(as), failures)
+		}
+	})
+}
+
+// TestAnswers: 410 disables the subscription and cancels what it had
+// pending; another 4xx fails a delivery at once; a 429's Retry-After sets
+// the next attempt; out of attempts, a delivery fails.
+func TestAnswers(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, open storetest.Opener) {
+		h := newHarness(t, open, options{policy: fastPolicy()})
+
+		gone := newReceiver(t, func(int, *http.Request) int { return 410 })
+		wg := h.subscribe(gone, tote.EventOrderShipped, true)
+		h.events(tote.EventOrderShipped, 0, 0)
+		eventually(t, "410 disables", func() bool { return h.webhook(wg).Status == tote.WebhookStatusDisabled })
+		eventually(t, "pending delivery cancelled", func() bool {
+			ds := h.deliveries(wg)
+			return len(ds) == 2 && ds[0].Status == tote.DeliveryStatusCancelled && ds[1].Status == tote.DeliveryStatusFailed
+		})
+		if n := len(gone.got()); n != 1 {
+			t.Fatalf("the gone endpoint got %d calls", n)
+		}
+		h.events(tote.EventOrderShipped, 0)
+		if n := len(h.deliveries(wg)); n != 2 {
+			t.Fatalf("a disabled subscription got a new delivery (%d)", n)
+		}
+
+		bad := newReceiver(t, func(int, *http.Request) int { return 400 })
+		wb := h.subscribe(bad, tote.EventOrderDelivered, false)
+		h.events(tote.EventOrderDelivered, 0)
+		eventually(t, "400 fails at once", func() bool {
+			ds := h.deliveries(wb)
+			return len(ds) == 1 && ds[0].Status == tote.DeliveryStatusFailed && ds[0].Attempts == 1 && ds[0].StatusCode == 400
+		})
+
+		busy := newReceiver(t, func(n int, r *http.Request) int {
+			if n == 1 {
+				return 429
+			}
+			return 200
+		})
+		busy.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Retry-After", "1")
+			busy.serve(w, r)
+		})
+		wy := h.subscribe(busy, tote.EventOrderCompleted, false)
+		h.events(tote.EventOrderCompleted, 1)
+		eventually(t, "429 retried after Retry-After", func() bool { return len(busy.delivered()) == 1 })
+		calls := busy.got()
+		if gap := calls[1].at.Sub(calls[0].at); gap < 900*time.Millisecond {
+			t.Fatalf("retried %v after a 429 with Retry-After: 1", gap)
+		}
+		eventually(t, "recorded", func() bool { return h.deliveries(wy)[0].Status == tote.DeliveryStatusSucceeded })
+
+		down := newReceiver(t, func(int, *http.Request) int { return 500 })
+		wd := h.subscribe(down, tote.EventOrderRefunded, false)
+		h.events(tote.EventOrderRefunded, 0)
+		eventually(t, "out of attempts", func() bool {
+			ds := h.deliveries(wd)
+			return ds[0].Status == tote.DeliveryStatusFailed
+		})
+		if d := h.deliveries(wd)[0]; d.Attempts != 6 || len(down.got()) != 6 {
+			t.Fatalf("attempts = %d, calls %d; want 6 (5 retries)", d.Attempts, len(down.got()))
+		}
+	})
+}
+
+// TestSlowAndDeadEndpoints: an endpoint that never answers in time and one
+// that refuses connections do not hold up another subscription.
+func TestSlowAndDeadEndpoints(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, open storetest.Opener) {
+		h := newHarness(t, open, options{policy: fastPolicy(), workers: 8, concurrency: 3, timeout: 10 * time.Second})
+		release := make(chan struct{})
+		slow := newReceiver(t, func(int, *http.Request) int { <-release; return 200 })
+		t.Cleanup(func() { close(release) })
+		dead := newReceiver(t, nil)
+		dead.srv.Close() // connections refused from now on
+		fast := newReceiver(t, nil)
+		h.subscribe(slow, tote.EventOrderUpdated, false)
+		h.subscribe(dead, tote.EventOrderUpdated, false)
+		wf := h.subscribe(fast, tote.EventOrderUpdated, false)
+		var evs []*tote.Event
+		for range 10 {
+			evs = append(evs, h.events(tote.EventOrderUpdated, 0, 1)...)
+		}
+		start := time.Now()
+		eventually(t, "the healthy endpoint got every event", func() bool { return len(fast.delivered()) == len(evs) })
+		if took := time.Since(start); took > 5*time.Second {
+			t.Fatalf("the healthy endpoint waited %v", took)
+		}
+		if n := len(slow.got()); n > 3 {
+			t.Fatalf("the slow endpoint holds %d requests, more than its cap of 3", n)
+		}
+		eventually(t, "recorded", func() bool {
+			for _, d := range h.deliveries(wf) {
+				if d.Status != tote.DeliveryStatusSucceeded {
+					return false
+				}
+			}
+			return true
+		})
+	})
+}
+
+// TestBagOrder: for an ordered subscription a bag's later events wait while
+// its first is retried; the other bag goes meanwhile; an unordered
+// subscription does not wait.
+func TestBagOrder(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, open storetest.Opener) {
+		policy := fastPolicy()
+		policy.Schedule = []time.Duration{200 * time.Millisecond, 200 * time.Millisecond, 200 * time.Millisecond}
+		h := newHarness(t, open, options{policy: policy})
+		bag0 := fmt.Sprint(h.order.Bags[0].ID)
+		var first string
+		var mu sync.Mutex
+		failFirst := func(n int, r *http.Request) int {
+			mu.Lock()
+			defer mu.Unlock()
+			if r.Header.Get("X-Violet-Bag-Id") == bag0 && (first == "" || first == r.Header.Get("X-Violet-Event-Id")) {
+				first = r.Header.Get("X-Violet-Event-Id")
+				if n <= 3 {
+					return 500
+				}
+			}
+			return 200
+		}
+		ordered := newReceiver(t, failFirst)
+		h.subscribe(ordered, tote.EventOrderUpdated, true)
+		evs := h.events(tote.EventOrderUpdated, 0)
+		evs = append(evs, h.events(tote.EventOrderUpdated, 0, 1)...)
+		evs = append(evs, h.events(tote.EventOrderUpdated, 0)...)
+		eventually(t, "every event delivered", func() bool { return len(ordered.delivered()) == 4 })
+		var bag0Order []string
+		var firstOK, bag1At time.Time
+		for _, c := range ordered.got() {
+			switch {
+			case c.bag == bag0 && c.status == 200:
+				bag0Order = append(bag0Order, c.eventID)
+				if c.eventID == evs[0].ID {
+					firstOK = c.at
+				}
+			case c.bag != bag0:
+				bag1At = c.at
+			}
+		}
+		if !slices.Equal(bag0Order, []string{evs[0].ID, evs[1].ID, evs[3].ID}) {
+			t.Fatalf("bag 0's events arrived as %v, want %v, %v, %v", bag0Order, evs[0].ID, evs[1].ID, evs[3].ID)
+		}
+		for _, c := range ordered.got() {
+			if c.bag == bag0 && c.eventID != evs[0].ID && c.at.Before(firstOK) {
+				t.Fatalf("a later event of bag 0 came while its first was being retried")
+			}
+		}
+		if !bag1At.Before(firstOK) {
+			t.Fatalf("bag 1 waited for bag 0 (bag 1 at %v, bag 0's first at %v)", bag1At, firstOK)
+		}
+	})
+}
+
+// TestPause: an endpoint with more failures than the policy allows is
+// paused (its deliveries wait, none is lost), and a success after the
+// pause restarts the ladder.
+func TestPause(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, open storetest.Opener) {
+		policy := fastPolicy()
+		policy.Schedule = []time.Duration{5 * time.Millisecond, 5 * time.Millisecond, 5 * time.Millisecond, 5 * time.Millisecond,
+			5 * time.Millisecond, 5 * time.Millisecond, 5 * time.Millisecond, 5 * time.Millisecond}
+		policy.Pause = tote.PausePolicy{Failures: 4, Window: time.Minute, Pauses: []time.Duration{700 * time.Millisecond, time.Hour}}
+		h := newHarness(t, open, options{policy: policy})
+		var mu sync.Mutex
+		failing := true
+		rcv := newReceiver(t, func(int, *http.Request) int {
+			mu.Lock()
+			defer mu.Unlock()
+			if failing {
+				return 500
+			}
+			return 200
+		})
+		w := h.subscribe(rcv, tote.EventOrderUpdated, false)
+		evs := h.events(tote.EventOrderUpdated, 0, 1)
+		eventually(t, "paused", func() bool { return h.webhook(w).PausedUntil != nil })
+		paused := h.webhook(w)
+		if paused.PauseLevel != 1 || paused.Status != tote.WebhookStatusActive {
+			t.Fatalf("paused webhook = %+v", paused)
+		}
+		mu.Lock()
+		failing = false
+		callsAtPause := len(rcv.got())
+		mu.Unlock()
+		eventually(t, "delivered after the pause", func() bool { return len(rcv.delivered()) == 2 })
+		if got := rcv.delivered(); !slices.Equal(got, ids(evs)) {
+			t.Fatalf("delivered %v", got)
+		}
+		for _, c := range rcv.got()[callsAtPause:] {
+			if c.at.Before(*paused.PausedUntil) {
+				t.Fatalf("called at %v during the pause (until %v)", c.at, paused.PausedUntil)
+			}
+		}
+		eventually(t, "ladder restarted", func() bool { return h.webhook(w).PauseLevel == 0 })
+	})
+}
+
+// TestResendAndSimulate: a resend is a new delivery of the same body with
+// its own event id, naming the original in X-Violet-Event-Id-Source; a
+// simulated event is sent at once and its result returned.
+func TestResendAndSimulate(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, open storetest.Opener) {
+		h := newHarness(t, open, options{policy: fastPolicy()})
+		rcv := newReceiver(t, nil)
+		w := h.subscribe(rcv, tote.EventOrderUpdated, true)
+		evs := h.events(tote.EventOrderUpdated, 0)
+		eventually(t, "delivered", func() bool { return len(rcv.delivered()) == 1 })
+		d, err := h.svc.Resend(t.Context(), h.app.ID, w.ID, evs[0].ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.EventID == evs[0].ID || d.SourceEventID != evs[0].ID || d.ResendOf == 0 {
+			t.Fatalf("resend = %+v", d)
+		}
+		eventually(t, "resent", func() bool { return len(rcv.delivered()) == 2 })
+		c := rcv.got()[1]
+		if c.eventID != d.EventID || c.source != evs[0].ID || c.body != string(evs[0].Payload) {
+			t.Fatalf("resent call = %+v", c)
+		}
+		if _, err := h.svc.Resend(t.Context(), h.app.ID, w.ID, "evt_nope"); tote.ErrorCode(err) != tote.ENOTFOUND {
+			t.Fatalf("resend of an unknown event: %v", err)
+		}
+		if _, err := h.svc.Resend(t.Context(), h.app.ID+1, w.ID, evs[0].ID); tote.ErrorCode(err) != tote.ENOTFOUND {
+			t.Fatalf("another app's resend: %v", err)
+		}
+
+		res, err := h.svc.Simulate(t.Context(), h.app, h.appSecret, w.ID, "ORDER_CANCELED", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Status != tote.DeliveryStatusSucceeded || res.StatusCode != 200 || res.EventType != tote.EventOrderCancelled {
+			t.Fatalf("simulate = %+v", res)
+		}
+		if c := rcv.got()[2]; c.topic != "ORDER_CANCELLED" || c.eventID != res.EventID {
+			t.Fatalf("simulated call = %+v", c)
+		}
+		if _, err := h.svc.Simulate(t.Context(), h.app, h.appSecret, w.ID, "ORDER_EXPLODED", nil); tote.ErrorCode(err) != tote.EINVALID {
+			t.Fatalf("simulate an unknown type: %v", err)
+		}
+		other := int64(1 << 40)
+		if _, err := h.svc.Simulate(t.Context(), h.app, h.appSecret, w.ID, "ORDER_UPDATED", &other); tote.ErrorCode(err) != tote.EINVALID {
+			t.Fatalf("simulate an unknown order: %v", err)
+		}
+	})
+}
