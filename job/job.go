@@ -126,6 +126,13 @@ type snoozeError struct {
 
 func (e *snoozeError) Error() string { return "snoozed: " + e.reason }
 
+// ErrOutcomeRecorded, returned by a handler, says it has recorded the
+// attempt's outcome itself, in the transaction that recorded its own work
+// (fenced by the job's id and attempt, like RecordJobOutcomes): the runner
+// records nothing. A webhook delivery does this, so its result and its
+// job's next state commit together.
+var ErrOutcomeRecorded = errors.New("job outcome recorded by its handler")
+
 // Snooze puts the job back to run again after d: the handler chose not to
 // work on it yet (its destination is paused or busy). Unlike a failure it
 // is not logged as one, and it never discards the job, whatever its
@@ -157,6 +164,7 @@ type Runner struct {
 	abort    context.CancelFunc
 
 	lastPrune time.Time
+	backlog   bool // the last claim took all it asked for: more may wait
 }
 
 // NewRunner returns a runner; register kinds with Handle, then call Run.
@@ -203,8 +211,15 @@ func (r *Runner) Notify() {
 // their outcomes, and returns.
 func (r *Runner) Run(ctx context.Context) {
 	r.outcomes = make(chan tote.JobOutcome, r.cfg.Workers)
+	// A few completers record outcomes side by side: on PostgreSQL one
+	// commit at a time would cap throughput; on SQLite they take turns
+	// at the one writer anyway.
+	var completers sync.WaitGroup
+	for range completerCount {
+		completers.Go(r.complete)
+	}
 	completed := make(chan struct{})
-	go func() { r.complete(); close(completed) }()
+	go func() { completers.Wait(); close(completed) }()
 	beating := make(chan struct{})
 	stopBeat := make(chan struct{})
 	go func() { r.heartbeat(stopBeat); close(beating) }()
@@ -305,6 +320,12 @@ func (r *Runner) claim(ctx context.Context) (bool, error) {
 	if free == 0 || len(r.names) == 0 || ctx.Err() != nil {
 		return false, nil
 	}
+	// With a backlog, claim in batches (a quarter of the workers at
+	// least): one claim per finished job would make the claim round trip
+	// the limit on a networked database. Without one, claim at once.
+	if r.backlog && len(r.active) > 0 && free < max(1, cap(r.active)/4) {
+		return false, nil
+	}
 	jobs, err := r.store.ClaimJobs(ctx, tote.ClaimJobsParams{
 		Worker: r.cfg.Name,
 		Kinds:  r.names,
@@ -315,6 +336,7 @@ func (r *Runner) claim(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	r.backlog = len(jobs) == free
 	r.runMu.Lock()
 	for _, j := range jobs {
 		r.running[j.ID] = j.Attempt
@@ -350,6 +372,8 @@ func (r *Runner) run(j *tote.Job) {
 	var after *retryAfterError
 	var snooze *snoozeError
 	switch {
+	case errors.Is(err, ErrOutcomeRecorded):
+		return
 	case err == nil:
 	case errors.As(err, &snooze):
 		o.State, o.RetryAt = tote.JobStateAvailable, now.Add(snooze.after)
@@ -404,7 +428,10 @@ func (r *Runner) complete() {
 	}
 }
 
-const maxOutcomeBatch = 100
+const (
+	maxOutcomeBatch = 100
+	completerCount  = 4
+)
 
 func (r *Runner) call(ctx context.Context, h Handler, j *tote.Job) (err error) {
 	defer func() {

@@ -31,10 +31,16 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return benchJobs(ctx, args[1:], stdout, stderr)
 	case len(args) > 0 && args[0] == "dos":
 		return benchDOS(ctx, args[1:], stdout, stderr)
+	case len(args) > 0 && args[0] == "search":
+		return benchSearch(ctx, args[1:], stdout, stderr)
+	case len(args) > 0 && args[0] == "webhooks":
+		return benchWebhooks(ctx, args[1:], stdout, stderr)
 	}
 	fmt.Fprintln(stderr, `Usage:
   tote bench jobs [flags]   durable job throughput and commit-to-start latency
-  tote bench dos [flags]    Direct Order Submission against a running server`)
+  tote bench dos [flags]    Direct Order Submission against a running server
+  tote bench search [flags] order and bag search over a million seeded orders
+  tote bench webhooks [flags] webhook deliveries/s and event-to-delivery latency`)
 	return flag.ErrHelp
 }
 

@@ -28,7 +28,7 @@ Commands:
   apps       manage apps: tote apps create --name NAME
   merchants  manage merchants: tote merchants create --name NAME --currency USD
   catalog    load merchants, SKUs, shipping and tax: tote catalog import FILE.json
-  bench      measure this machine: tote bench jobs
+  bench      measure this machine: tote bench jobs | dos | search
 
 Run 'tote <command> -h' for a command's flags.
 `
