@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sync"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -45,10 +46,18 @@ type Store struct {
 	reader
 	write *sql.DB
 	read  *sql.DB
+	// Prepared statements of the hot paths (prepared.go).
+	writeStmts, readStmts stmts
 
 	// AfterCommitJobs, when set, is called after a transaction that
 	// inserted jobs has committed, so local workers can start at once.
 	AfterCommitJobs func()
+
+	// The group-commit writer (group.go).
+	writes     chan *writeReq
+	stop       chan struct{}
+	writerDone chan struct{}
+	stopOnce   sync.Once
 }
 
 var _ tote.Store = (*Store)(nil)
@@ -110,7 +119,17 @@ func Open(ctx context.Context, c Config) (*Store, error) {
 	read.SetMaxOpenConns(c.Readers)
 	read.SetMaxIdleConns(c.Readers)
 	read.SetConnMaxIdleTime(0)
-	return &Store{reader: reader{q: read}, write: write, read: read}, nil
+	s := &Store{reader: reader{q: read}, write: write, read: read}
+	if s.writeStmts, err = prepareAll(ctx, write, preparedWrites); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if s.readStmts, err = prepareAll(ctx, read, preparedReads); err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.startWriter()
+	return s, nil
 }
 
 // Migrate brings the schema of the database at c.Path up to date and
@@ -140,6 +159,9 @@ func migrate(ctx context.Context, db *sql.DB) error {
 
 // Close closes both pools.
 func (s *Store) Close() error {
+	if s.stop != nil {
+		s.stopWriter()
+	}
 	return errors.Join(s.read.Close(), s.write.Close())
 }
 
@@ -149,31 +171,12 @@ func (s *Store) Ping(ctx context.Context) error {
 	return s.read.QueryRowContext(ctx, `SELECT 1`).Scan(&one)
 }
 
-// InTx runs fn in one IMMEDIATE transaction on the writer connection.
-func (s *Store) InTx(ctx context.Context, fn func(tote.Tx) error) error {
-	sqlTx, err := s.write.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("sqlite: begin: %w", err)
-	}
-	defer sqlTx.Rollback()
-	tx := &Tx{reader: reader{q: sqlTx}, tx: sqlTx}
-	if err := fn(tx); err != nil {
-		return err
-	}
-	if err := sqlTx.Commit(); err != nil {
-		return fmt.Errorf("sqlite: commit: %w", err)
-	}
-	if tx.insertedJobs && s.AfterCommitJobs != nil {
-		s.AfterCommitJobs()
-	}
-	return nil
-}
-
 // Tx is one write transaction.
 type Tx struct {
 	reader
 	tx           *sql.Tx
 	insertedJobs bool
+	stmts        stmts // the writer's prepared statements
 }
 
 var _ tote.Tx = (*Tx)(nil)

@@ -21,6 +21,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("Order", func(t *testing.T) { t.Parallel(); testOrder(t, open) })
 	t.Run("OrderDetails", func(t *testing.T) { t.Parallel(); testOrderDetails(t, open) })
 	t.Run("OrderSearch", func(t *testing.T) { t.Parallel(); testOrderSearch(t, open) })
+	t.Run("ConcurrentCommands", func(t *testing.T) { t.Parallel(); testConcurrentCommands(t, open) })
 	t.Run("Rollback", func(t *testing.T) { t.Parallel(); testRollback(t, open) })
 	t.Run("Events", func(t *testing.T) { t.Parallel(); testEvents(t, open) })
 	t.Run("ConcurrentBagWriters", func(t *testing.T) { t.Parallel(); testConcurrentBagWriters(t, open) })
@@ -36,6 +37,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("FanOut", func(t *testing.T) { t.Parallel(); testFanOut(t, open) })
 	t.Run("DeliveryStreams", func(t *testing.T) { t.Parallel(); testDeliveryStreams(t, open) })
 	t.Run("DeliveryHealth", func(t *testing.T) { t.Parallel(); testDeliveryHealth(t, open) })
+	t.Run("DeliveryJobEnds", func(t *testing.T) { t.Parallel(); testDeliveryJobEnds(t, open) })
 }
 
 // App creates an app (fixture).
@@ -284,5 +286,43 @@ func testConcurrentBagWriters(t *testing.T, open Opener) {
 	noErr(t, err, "changes")
 	for i, c := range changes { // each writer saw the previous one's result
 		equal(t, "audit chain", [2]string{c.From, c.To}, [2]string{fmt.Sprint(i + 1), fmt.Sprint(i + 2)})
+	}
+}
+
+// testConcurrentCommands: commands committing at the same time (which
+// SQLite groups into one commit) succeed or fail each on its own.
+func testConcurrentCommands(t *testing.T, open Opener) {
+	ctx := context.Background()
+	s := open(t)
+	const n = 24
+	var wg sync.WaitGroup
+	ids := make([]int64, n)
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			errs[i] = s.InTx(ctx, func(tx tote.Tx) error {
+				a := &tote.App{Name: fmt.Sprint("app ", i), SecretHash: []byte("h"), DateCreated: T0}
+				if err := tx.CreateApp(ctx, a); err != nil {
+					return err
+				}
+				ids[i] = a.ID
+				if i%2 == 0 {
+					return errors.New("refused")
+				}
+				return nil
+			})
+		})
+	}
+	wg.Wait()
+	for i := range n {
+		// A rolled-back insert's id may be given to a later one: compare names.
+		a, err := s.FindAppByID(ctx, ids[i])
+		kept := err == nil && a.Name == fmt.Sprint("app ", i)
+		switch {
+		case i%2 == 1 && (errs[i] != nil || !kept):
+			t.Errorf("command %d: %v, then find: %v; want committed", i, errs[i], err)
+		case i%2 == 0 && (errs[i] == nil || kept):
+			t.Errorf("command %d: %v; want refused and rolled back, found it kept", i, errs[i])
+		}
 	}
 }

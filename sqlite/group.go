@@ -1,0 +1,143 @@
+package sqlite
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+
+	"github.com/toteorg/tote"
+)
+
+// Group commit. SQLite writes one transaction at a time, and with
+// synchronous=FULL each commit waits for the disk, so a commit per command
+// caps the store at the disk's flushes per second. Commands that arrive
+// while a batch is being written wait, then run together: each in a
+// SAVEPOINT of one transaction (a command that fails rolls back to its
+// savepoint, leaving the others), then one COMMIT for all of them. A
+// command's InTx returns only after that commit, so an acknowledged write is
+// as durable as before; under load there are simply fewer flushes.
+
+const maxGroup = 64
+
+type writeReq struct {
+	ctx  context.Context
+	fn   func(tote.Tx) error
+	done chan error
+}
+
+var errClosed = errors.New("sqlite: store is closed")
+
+func (s *Store) startWriter() {
+	s.writes = make(chan *writeReq, maxGroup)
+	s.stop = make(chan struct{})
+	s.writerDone = make(chan struct{})
+	go s.writer()
+}
+
+func (s *Store) stopWriter() {
+	s.stopOnce.Do(func() { close(s.stop) })
+	<-s.writerDone
+}
+
+// InTx runs fn in a transaction on the writer connection, grouped with the
+// commands that arrive meanwhile (see above). Nothing fn wrote is kept if
+// it returns an error. fn must not call the store's write methods itself.
+func (s *Store) InTx(ctx context.Context, fn func(tote.Tx) error) error {
+	req := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	select {
+	case s.writes <- req:
+	case <-s.stop:
+		return errClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return <-req.done // always answered, even on close
+}
+
+func (s *Store) writer() {
+	defer close(s.writerDone)
+	batch := make([]*writeReq, 0, maxGroup)
+	for {
+		select {
+		case req := <-s.writes:
+			batch = append(batch[:0], req)
+		case <-s.stop:
+			for {
+				select {
+				case req := <-s.writes:
+					req.done <- errClosed
+				default:
+					return
+				}
+			}
+		}
+	gather:
+		for len(batch) < maxGroup {
+			select {
+			case req := <-s.writes:
+				batch = append(batch, req)
+			default:
+				break gather
+			}
+		}
+		s.runGroup(batch)
+	}
+}
+
+func (s *Store) runGroup(batch []*writeReq) {
+	ctx := context.Background()
+	sqlTx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		for _, req := range batch {
+			req.done <- fmt.Errorf("sqlite: begin: %w", err)
+		}
+		return
+	}
+	defer sqlTx.Rollback()
+	results := make([]error, len(batch))
+	jobs := false
+	for i, req := range batch {
+		if err := req.ctx.Err(); err != nil {
+			results[i] = err
+			continue
+		}
+		if _, err := sqlTx.ExecContext(ctx, "SAVEPOINT command"); err != nil {
+			results[i] = interpretError(err, "savepoint")
+			continue
+		}
+		tx := &Tx{reader: reader{q: sqlTx}, tx: sqlTx, stmts: s.writeStmts}
+		if err := call(req.fn, tx); err != nil {
+			results[i] = err
+			if _, rerr := sqlTx.ExecContext(ctx, "ROLLBACK TO command"); rerr != nil {
+				results[i] = errors.Join(err, interpretError(rerr, "rollback to savepoint"))
+			}
+		} else {
+			jobs = jobs || tx.insertedJobs
+		}
+		if _, err := sqlTx.ExecContext(ctx, "RELEASE command"); err != nil && results[i] == nil {
+			results[i] = interpretError(err, "release savepoint")
+		}
+	}
+	cerr := sqlTx.Commit()
+	for i, req := range batch {
+		if results[i] == nil && cerr != nil {
+			results[i] = fmt.Errorf("sqlite: commit: %w", cerr)
+		}
+		req.done <- results[i]
+	}
+	if cerr == nil && jobs && s.AfterCommitJobs != nil {
+		s.AfterCommitJobs()
+	}
+}
+
+// call runs fn, turning a panic into an error so one command cannot take
+// the writer (and every other command waiting on it) down.
+func call(fn func(tote.Tx) error, tx *Tx) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("sqlite: command panicked: %v\n%s", p, debug.Stack())
+		}
+	}()
+	return fn(tx)
+}
