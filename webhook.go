@@ -197,6 +197,12 @@ type DeliveryOutcome struct {
 	// Pause, on a failed attempt, pauses the subscription when its
 	// endpoint has failed too often.
 	Pause *PausePolicy
+	// JobID and JobAttempt, when set, name the delivery job's attempt that
+	// made this turn: the job is ended in the same transaction (available
+	// again at NextAttempt for IN_PROGRESS, completed otherwise), fenced
+	// by its attempt like JobOutcome.
+	JobID      int64
+	JobAttempt int
 }
 
 // PausePolicy pauses a subscription whose endpoint failed more than
@@ -219,6 +225,9 @@ type DeliveryResult struct {
 	PausedUntil *time.Time
 	// Disabled: this outcome set the subscription DISABLED.
 	Disabled bool
+	// JobRecorded: the job attempt named by the outcome was ended with it
+	// (false when it no longer held its job).
+	JobRecorded bool
 }
 
 // WebhookReader reads subscriptions and their deliveries. Lookups by id

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/toteorg/tote"
 )
@@ -291,13 +292,15 @@ func (tx *Tx) CreateDelivery(ctx context.Context, d *tote.Delivery) error {
 	return err
 }
 
+const sqlInsertDelivery = `
+	INSERT INTO webhook_deliveries (webhook_id, app_id, event_id, source_event_id, event_type,
+		order_id, bag_id, bag_version, sequence, status, in_stream, waiting, attempts, status_code,
+		last_error, resend_of, date_created, date_last_modified, date_next_attempt)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+	RETURNING id`
+
 func (tx *Tx) insertDelivery(ctx context.Context, d *tote.Delivery) error {
-	err := tx.tx.QueryRow(ctx, `
-		INSERT INTO webhook_deliveries (webhook_id, app_id, event_id, source_event_id, event_type,
-			order_id, bag_id, bag_version, sequence, status, in_stream, waiting, attempts, status_code,
-			last_error, resend_of, date_created, date_last_modified, date_next_attempt)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
-		RETURNING id`,
+	err := tx.tx.QueryRow(ctx, sqlInsertDelivery,
 		d.WebhookID, d.AppID, d.EventID, d.SourceEventID, d.EventType, d.OrderID, nullInt(d.BagID),
 		d.BagVersion, d.Sequence, d.Status, d.InStream, d.Waiting, d.Attempts, d.StatusCode, d.LastError,
 		nullInt(d.ResendOf), d.DateCreated, d.DateLastModified, d.DateNextAttempt).Scan(&d.ID)
@@ -364,24 +367,32 @@ func (tx *Tx) fanOut(ctx context.Context, events []*tote.Event) error {
 	if len(plan) == 0 {
 		return nil
 	}
+	// Count the new deliveries into their streams, in (subscription, bag)
+	// order, in one round trip.
 	keys := make([]streamKey, 0, len(added))
 	for k := range added {
 		keys = append(keys, k)
 	}
 	slices.SortFunc(keys, compareStreams)
 	earlier := map[streamKey]int64{}
+	batch := &pgx.Batch{}
 	for _, k := range keys {
-		var pending int64
-		err := tx.tx.QueryRow(ctx, `
+		batch.Queue(`
 			INSERT INTO webhook_streams (webhook_id, bag_id, pending) VALUES ($1, $2, $3)
 			ON CONFLICT (webhook_id, bag_id) DO UPDATE SET pending = webhook_streams.pending + excluded.pending
-			RETURNING pending`, k.webhook, k.bag, added[k]).Scan(&pending)
-		if err != nil {
-			return interpretError(err, "count delivery into its stream")
-		}
-		earlier[k] = pending - added[k]
+			RETURNING pending`, k.webhook, k.bag, added[k]).QueryRow(func(r pgx.Row) error {
+			var pending int64
+			err := r.Scan(&pending)
+			earlier[k] = pending - added[k]
+			return err
+		})
 	}
-	var jobs []tote.JobParams
+	if len(keys) > 0 {
+		if err := tx.tx.SendBatch(ctx, batch).Close(); err != nil {
+			return interpretError(err, "count deliveries into their streams")
+		}
+	}
+	batch = &pgx.Batch{}
 	for _, d := range plan {
 		if d.InStream {
 			k := streamKey{d.WebhookID, d.BagID}
@@ -392,19 +403,22 @@ func (tx *Tx) fanOut(ctx context.Context, events []*tote.Event) error {
 			due := d.DateCreated
 			d.DateNextAttempt = &due
 		}
-		if err := tx.insertDelivery(ctx, d); err != nil {
-			return err
-		}
+		batch.Queue(sqlInsertDelivery, d.WebhookID, d.AppID, d.EventID, d.SourceEventID, d.EventType, d.OrderID,
+			nullInt(d.BagID), d.BagVersion, d.Sequence, d.Status, d.InStream, d.Waiting, d.Attempts, d.StatusCode,
+			d.LastError, nullInt(d.ResendOf), d.DateCreated, d.DateLastModified, d.DateNextAttempt).QueryRow(func(r pgx.Row) error {
+			return r.Scan(&d.ID)
+		})
+	}
+	if err := tx.tx.SendBatch(ctx, batch).Close(); err != nil {
+		return interpretError(err, "insert deliveries")
+	}
+	var jobs []tote.JobParams
+	for _, d := range plan {
 		if !d.Waiting {
 			jobs = append(jobs, tote.DeliveryJob(d.ID, d.DateCreated))
 		}
 	}
-	if len(jobs) > 0 {
-		if _, err := tx.InsertJobs(ctx, jobs); err != nil {
-			return err
-		}
-	}
-	return nil
+	return tx.insertJobsBatch(ctx, jobs)
 }
 
 // RecordDeliveryOutcomes records turns of deliveries in one transaction.
@@ -427,15 +441,39 @@ func (s *Store) RecordDeliveryOutcomes(ctx context.Context, outcomes []tote.Deli
 	return results, nil
 }
 
+// The statements of recording outcomes. They are sent in a few pipelined
+// batches (one round trip each), not one by one: a batch of outcomes costs
+// the same few round trips whatever its size.
+const (
+	sqlRecordDelivery = `
+		UPDATE webhook_deliveries SET status = $1, attempts = attempts + $2,
+			status_code = CASE WHEN $3 THEN $4 ELSE status_code END,
+			last_error = CASE WHEN $5 THEN $6 ELSE last_error END,
+			date_last_modified = $7, date_next_attempt = $8
+		WHERE id = $9 AND attempts = $10 AND status IN ('CREATED', 'IN_PROGRESS')
+		RETURNING webhook_id, bag_id, in_stream`
+	sqlInsertAttempt = `
+		INSERT INTO webhook_delivery_attempts (delivery_id, webhook_id, attempt, status_code, error,
+			succeeded, duration_us, date_created)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
+	sqlJobRetry = `
+		UPDATE jobs SET state = 'available', run_at = $1, last_error = $2, lease_until = NULL
+		WHERE id = $3 AND attempt = $4 AND state = 'running'`
+	sqlJobEnd = `
+		UPDATE jobs SET state = 'completed', last_error = '', lease_until = NULL, finalized_at = $1
+		WHERE id = $2 AND attempt = $3 AND state = 'running'`
+	sqlStreamDeleteLast = `DELETE FROM webhook_streams WHERE webhook_id = $1 AND bag_id = $2 AND pending = 1`
+	sqlStreamEnd        = `UPDATE webhook_streams SET pending = pending - 1 WHERE webhook_id = $1 AND bag_id = $2 RETURNING pending`
+	sqlStreamDelete     = `DELETE FROM webhook_streams WHERE webhook_id = $1 AND bag_id = $2 AND pending <= 0`
+	sqlStreamNext       = `
+		UPDATE webhook_deliveries SET waiting = FALSE, date_next_attempt = $1, date_last_modified = $1
+		WHERE id = (SELECT id FROM webhook_deliveries WHERE webhook_id = $2 AND bag_id = $3 AND waiting
+			ORDER BY sequence, id LIMIT 1)
+		RETURNING id`
+)
+
 func (tx *Tx) recordOutcomes(ctx context.Context, outcomes []tote.DeliveryOutcome) ([]tote.DeliveryResult, error) {
 	results := make([]tote.DeliveryResult, len(outcomes))
-	type done struct {
-		i       int
-		webhook int64
-		bag     int64
-	}
-	var ended []done               // final deliveries in a stream
-	byWebhook := map[int64][]int{} // subscription → its recorded outcomes
 	order := make([]int, len(outcomes))
 	for i := range order {
 		order[i] = i
@@ -444,6 +482,15 @@ func (tx *Tx) recordOutcomes(ctx context.Context, outcomes []tote.DeliveryOutcom
 	// bag) order, subscription rows in id order: every transaction takes
 	// them in the same order.
 	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(outcomes[a].DeliveryID, outcomes[b].DeliveryID) })
+
+	// 1. The deliveries, fenced by their attempts.
+	type row struct {
+		webhook  int64
+		bag      *int64
+		inStream bool
+	}
+	rows := make([]row, len(outcomes))
+	batch := &pgx.Batch{}
 	for _, i := range order {
 		o := outcomes[i]
 		var next *time.Time
@@ -454,79 +501,149 @@ func (tx *Tx) recordOutcomes(ctx context.Context, outcomes []tote.DeliveryOutcom
 		if o.Sent {
 			sent = 1
 		}
-		var webhook int64
-		var bag *int64
-		var inStream bool
-		err := tx.tx.QueryRow(ctx, `
-			UPDATE webhook_deliveries SET status = $1, attempts = attempts + $2,
-				status_code = CASE WHEN $3 THEN $4 ELSE status_code END,
-				last_error = CASE WHEN $5 THEN $6 ELSE last_error END,
-				date_last_modified = $7, date_next_attempt = $8
-			WHERE id = $9 AND attempts = $10 AND status IN ('CREATED', 'IN_PROGRESS')
-			RETURNING webhook_id, bag_id, in_stream`,
-			o.Status, sent, o.Sent, o.StatusCode, o.Sent || o.Error != "", o.Error, o.Now, next,
-			o.DeliveryID, o.Attempts).Scan(&webhook, &bag, &inStream)
-		if errors.Is(err, pgx.ErrNoRows) {
-			continue // fenced: another worker recorded this turn
-		} else if err != nil {
-			return nil, interpretError(err, fmt.Sprintf("record outcome of delivery %d", o.DeliveryID))
-		}
-		results[i].Recorded = true
-		byWebhook[webhook] = append(byWebhook[webhook], i)
-		if o.Sent {
-			_, err := tx.tx.Exec(ctx, `
-				INSERT INTO webhook_delivery_attempts (delivery_id, webhook_id, attempt, status_code, error,
-					succeeded, duration_us, date_created)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-				o.DeliveryID, webhook, o.Attempts+1, o.StatusCode, o.Error, o.Succeeded,
-				o.Duration.Microseconds(), o.Now)
-			if err != nil {
-				return nil, interpretError(err, "insert delivery attempt")
+		batch.Queue(sqlRecordDelivery, o.Status, sent, o.Sent, o.StatusCode, o.Sent || o.Error != "", o.Error, o.Now, next,
+			o.DeliveryID, o.Attempts).QueryRow(func(r pgx.Row) error {
+			err := r.Scan(&rows[i].webhook, &rows[i].bag, &rows[i].inStream)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return nil // fenced: another worker recorded this turn
+			}
+			results[i].Recorded = err == nil
+			return err
+		})
+	}
+	if err := tx.tx.SendBatch(ctx, batch).Close(); err != nil {
+		return nil, interpretError(err, "record delivery outcomes")
+	}
+
+	// 2. Their attempts, their jobs, and the end of their bags' turns
+	// (most often the stream held only this delivery and ends).
+	type done struct {
+		i       int
+		webhook int64
+		bag     int64
+		last    bool // the stream ended with it
+	}
+	var ended []*done
+	byWebhook := map[int64][]int{}
+	batch = &pgx.Batch{}
+	for _, i := range order {
+		o, r := outcomes[i], rows[i]
+		if o.JobID != 0 {
+			res := &results[i]
+			onJob := func(tag pgconn.CommandTag) error { res.JobRecorded = tag.RowsAffected() == 1; return nil }
+			if results[i].Recorded && o.Status == tote.DeliveryStatusInProgress {
+				batch.Queue(sqlJobRetry, o.NextAttempt, o.Error, o.JobID, o.JobAttempt).Exec(onJob)
+			} else {
+				batch.Queue(sqlJobEnd, o.Now, o.JobID, o.JobAttempt).Exec(onJob)
 			}
 		}
-		if o.Status.Final() && inStream && bag != nil {
-			ended = append(ended, done{i, webhook, *bag})
+		if !results[i].Recorded {
+			continue
+		}
+		byWebhook[r.webhook] = append(byWebhook[r.webhook], i)
+		if o.Sent {
+			batch.Queue(sqlInsertAttempt, o.DeliveryID, r.webhook, o.Attempts+1, o.StatusCode, o.Error, o.Succeeded,
+				o.Duration.Microseconds(), o.Now)
+		}
+		if o.Status.Final() && r.inStream && r.bag != nil {
+			ended = append(ended, &done{i: i, webhook: r.webhook, bag: *r.bag})
 		}
 	}
-	slices.SortFunc(ended, func(a, b done) int {
+	slices.SortFunc(ended, func(a, b *done) int {
 		return compareStreams(streamKey{a.webhook, a.bag}, streamKey{b.webhook, b.bag})
 	})
-	var jobs []tote.JobParams
 	for _, e := range ended {
-		now := outcomes[e.i].Now
-		var pending int64
-		err := tx.tx.QueryRow(ctx, `UPDATE webhook_streams SET pending = pending - 1
-			WHERE webhook_id = $1 AND bag_id = $2 RETURNING pending`, e.webhook, e.bag).Scan(&pending)
-		if errors.Is(err, pgx.ErrNoRows) {
+		batch.Queue(sqlStreamDeleteLast, e.webhook, e.bag).Exec(func(tag pgconn.CommandTag) error {
+			e.last = tag.RowsAffected() == 1
+			return nil
+		})
+	}
+	if err := tx.tx.SendBatch(ctx, batch).Close(); err != nil {
+		return nil, interpretError(err, "record delivery attempts")
+	}
+
+	// 3. Streams with more deliveries waiting: count this one out, then
+	// start the next in sequence.
+	var turns []*done
+	batch = &pgx.Batch{}
+	pending := map[*done]int64{}
+	for _, e := range ended {
+		if e.last {
 			continue
-		} else if err != nil {
-			return nil, interpretError(err, "end stream turn")
 		}
-		if pending <= 0 {
-			if _, err := tx.tx.Exec(ctx, `DELETE FROM webhook_streams
-				WHERE webhook_id = $1 AND bag_id = $2 AND pending <= 0`, e.webhook, e.bag); err != nil {
-				return nil, interpretError(err, "end stream")
+		turns = append(turns, e)
+		batch.Queue(sqlStreamEnd, e.webhook, e.bag).QueryRow(func(r pgx.Row) error {
+			var n int64
+			err := r.Scan(&n)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return nil
 			}
-			continue
-		}
-		var id int64
-		err = tx.tx.QueryRow(ctx, `
-			UPDATE webhook_deliveries SET waiting = FALSE, date_next_attempt = $1, date_last_modified = $1
-			WHERE id = (SELECT id FROM webhook_deliveries WHERE webhook_id = $2 AND bag_id = $3 AND waiting
-				ORDER BY sequence, id LIMIT 1)
-			RETURNING id`, now, e.webhook, e.bag).Scan(&id)
-		if errors.Is(err, pgx.ErrNoRows) {
-			continue
-		} else if err != nil {
-			return nil, interpretError(err, "start next delivery of stream")
-		}
-		jobs = append(jobs, tote.DeliveryJob(id, now))
+			pending[e] = n
+			return err
+		})
 	}
-	if len(jobs) > 0 {
-		if _, err := tx.InsertJobs(ctx, jobs); err != nil {
-			return nil, err
+	if len(turns) == 0 {
+		return results, tx.health(ctx, byWebhook, outcomes, results)
+	}
+	if err := tx.tx.SendBatch(ctx, batch).Close(); err != nil {
+		return nil, interpretError(err, "end stream turns")
+	}
+	var jobs []tote.JobParams
+	batch = &pgx.Batch{}
+	for _, e := range turns {
+		n, ok := pending[e]
+		switch {
+		case !ok:
+		case n <= 0:
+			batch.Queue(sqlStreamDelete, e.webhook, e.bag)
+		default:
+			now := outcomes[e.i].Now
+			batch.Queue(sqlStreamNext, now, e.webhook, e.bag).QueryRow(func(r pgx.Row) error {
+				var id int64
+				err := r.Scan(&id)
+				if errors.Is(err, pgx.ErrNoRows) {
+					return nil
+				} else if err == nil {
+					jobs = append(jobs, tote.DeliveryJob(id, now))
+				}
+				return err
+			})
 		}
 	}
+	if err := tx.tx.SendBatch(ctx, batch).Close(); err != nil {
+		return nil, interpretError(err, "start next deliveries")
+	}
+
+	// 4. The jobs of the deliveries whose turn came.
+	if err := tx.insertJobsBatch(ctx, jobs); err != nil {
+		return nil, err
+	}
+	return results, tx.health(ctx, byWebhook, outcomes, results)
+}
+
+// insertJobsBatch inserts jobs in one round trip.
+func (tx *Tx) insertJobsBatch(ctx context.Context, jobs []tote.JobParams) error {
+	if len(jobs) == 0 {
+		return nil
+	}
+	batch := &pgx.Batch{}
+	for _, j := range jobs {
+		j, err := j.Prepared()
+		if err != nil {
+			return err
+		}
+		batch.Queue(`INSERT INTO jobs (kind, args, state, max_attempts, run_at, created_at)
+			VALUES ($1, $2, 'available', $3, $4, $5)`, j.Kind, []byte(j.Args), j.MaxAttempts, j.RunAt, j.CreatedAt)
+	}
+	if err := tx.tx.SendBatch(ctx, batch).Close(); err != nil {
+		return interpretError(err, "insert jobs")
+	}
+	tx.insertedJobs = true
+	return nil
+}
+
+// health applies each subscription's outcomes to it, in subscription order.
+func (tx *Tx) health(ctx context.Context, byWebhook map[int64][]int, outcomes []tote.DeliveryOutcome, results []tote.DeliveryResult) error {
 	webhooks := make([]int64, 0, len(byWebhook))
 	for id := range byWebhook {
 		webhooks = append(webhooks, id)
@@ -534,10 +651,10 @@ func (tx *Tx) recordOutcomes(ctx context.Context, outcomes []tote.DeliveryOutcom
 	slices.Sort(webhooks)
 	for _, id := range webhooks {
 		if err := tx.webhookHealth(ctx, id, byWebhook[id], outcomes, results); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	return results, nil
+	return nil
 }
 
 // webhookHealth applies the recorded outcomes of one subscription to it:

@@ -13,6 +13,19 @@ import (
 const jobColumns = `id, kind, args, state, attempt, max_attempts, run_at, created_at,
 	attempted_at, attempted_by, lease_until, last_error, finalized_at`
 
+// The statements run once per job, prepared (prepared.go).
+const (
+	sqlInsertJob = `
+		INSERT INTO jobs (kind, args, state, max_attempts, run_at, created_at)
+		VALUES (?, ?, 'available', ?, ?, ?) RETURNING id`
+	sqlJobRetry = `
+		UPDATE jobs SET state = 'available', run_at = ?, last_error = ?, lease_until = NULL
+		WHERE id = ? AND attempt = ? AND state = 'running'`
+	sqlJobEnd = `
+		UPDATE jobs SET state = ?, last_error = ?, lease_until = NULL, finalized_at = ?
+		WHERE id = ? AND attempt = ? AND state = 'running'`
+)
+
 // InsertJobs adds jobs in the transaction; they are claimable once it commits.
 func (tx *Tx) InsertJobs(ctx context.Context, jobs []tote.JobParams) ([]int64, error) {
 	ids := make([]int64, 0, len(jobs))
@@ -22,9 +35,7 @@ func (tx *Tx) InsertJobs(ctx context.Context, jobs []tote.JobParams) ([]int64, e
 			return nil, err
 		}
 		var id int64
-		err = tx.tx.QueryRowContext(ctx, `
-			INSERT INTO jobs (kind, args, state, max_attempts, run_at, created_at)
-			VALUES (?, ?, 'available', ?, ?, ?) RETURNING id`,
+		err = tx.queryRowPrepared(ctx, sqlInsertJob,
 			j.Kind, []byte(j.Args), j.MaxAttempts, micros(j.RunAt), micros(j.CreatedAt)).Scan(&id)
 		if err != nil {
 			return nil, interpretError(err, "insert job")
@@ -69,19 +80,14 @@ func (s *Store) RecordJobOutcomes(ctx context.Context, outcomes []tote.JobOutcom
 		return nil, interpretError(err, "begin")
 	}
 	defer tx.Rollback()
+	ptx := &Tx{tx: tx, stmts: s.writeStmts}
 	recorded := make([]bool, len(outcomes))
 	for i, o := range outcomes {
 		var res sql.Result
 		if o.State == tote.JobStateAvailable {
-			res, err = tx.ExecContext(ctx, `
-				UPDATE jobs SET state = 'available', run_at = ?, last_error = ?, lease_until = NULL
-				WHERE id = ? AND attempt = ? AND state = 'running'`,
-				micros(o.RetryAt), o.Error, o.ID, o.Attempt)
+			res, err = ptx.execPrepared(ctx, sqlJobRetry, micros(o.RetryAt), o.Error, o.ID, o.Attempt)
 		} else {
-			res, err = tx.ExecContext(ctx, `
-				UPDATE jobs SET state = ?, last_error = ?, lease_until = NULL, finalized_at = ?
-				WHERE id = ? AND attempt = ? AND state = 'running'`,
-				o.State, o.Error, micros(o.Now), o.ID, o.Attempt)
+			res, err = ptx.execPrepared(ctx, sqlJobEnd, o.State, o.Error, micros(o.Now), o.ID, o.Attempt)
 		}
 		if err != nil {
 			return nil, interpretError(err, fmt.Sprintf("record outcome of job %d", o.ID))

@@ -241,15 +241,7 @@ func (s *Store) FindDeliveryToSend(ctx context.Context, id int64) (*tote.Deliver
 	var wCreated, wModified int64
 	dest = append(dest, &w.ID, &w.AppID, &w.Event, &w.RemoteEndpoint, &w.Status, &w.SigningSecret,
 		&w.Ordered, &paused, &w.PauseLevel, &wCreated, &wModified, &out.Body, &out.AppWebhookKey)
-	err := s.read.QueryRowContext(ctx, `
-		SELECT `+deliveryColumns("d.")+`, w.id, w.app_id, w.event, w.remote_endpoint, w.status,
-			w.signing_secret, w.ordered, w.paused_until, w.pause_level, w.date_created,
-			w.date_last_modified, e.payload, a.webhook_key
-		FROM webhook_deliveries d
-		JOIN webhooks w ON w.id = d.webhook_id
-		JOIN apps a ON a.id = d.app_id
-		LEFT JOIN events e ON e.id = d.source_event_id
-		WHERE d.id = ?`, id).Scan(dest...)
+	err := s.readStmts[sqlDeliveryToSend].QueryRowContext(ctx, id).Scan(dest...)
 	if err != nil {
 		return nil, interpretError(err, fmt.Sprintf("find delivery %d to send", id))
 	}
@@ -258,6 +250,57 @@ func (s *Store) FindDeliveryToSend(ctx context.Context, id int64) (*tote.Deliver
 	out.Webhook = &w
 	return &out, nil
 }
+
+var sqlDeliveryToSend = `
+	SELECT ` + deliveryColumns("d.") + `, w.id, w.app_id, w.event, w.remote_endpoint, w.status,
+		w.signing_secret, w.ordered, w.paused_until, w.pause_level, w.date_created,
+		w.date_last_modified, e.payload, a.webhook_key
+	FROM webhook_deliveries d
+	JOIN webhooks w ON w.id = d.webhook_id
+	JOIN apps a ON a.id = d.app_id
+	LEFT JOIN events e ON e.id = d.source_event_id
+	WHERE d.id = ?`
+
+// The writes of fan-out and of recording outcomes, prepared (prepared.go).
+const (
+	sqlActiveSubscriptions = `SELECT id, event, ordered FROM webhooks WHERE app_id = ? AND status = 'ACTIVE' ORDER BY id`
+	sqlStreamAdd           = `
+		INSERT INTO webhook_streams (webhook_id, bag_id, pending) VALUES (?, ?, ?)
+		ON CONFLICT (webhook_id, bag_id) DO UPDATE SET pending = pending + excluded.pending
+		RETURNING pending`
+	sqlInsertDelivery = `
+		INSERT INTO webhook_deliveries (webhook_id, app_id, event_id, source_event_id, event_type,
+			order_id, bag_id, bag_version, sequence, status, in_stream, waiting, attempts, status_code,
+			last_error, resend_of, date_created, date_last_modified, date_next_attempt)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
+	sqlRecordDelivery = `
+		UPDATE webhook_deliveries SET status = ?, attempts = attempts + ?,
+			status_code = CASE WHEN ? THEN ? ELSE status_code END,
+			last_error = CASE WHEN ? THEN ? ELSE last_error END,
+			date_last_modified = ?, date_next_attempt = ?
+		WHERE id = ? AND attempts = ? AND status IN ('CREATED', 'IN_PROGRESS')
+		RETURNING webhook_id, bag_id, in_stream`
+	sqlInsertAttempt = `
+		INSERT INTO webhook_delivery_attempts (delivery_id, webhook_id, attempt, status_code, error,
+			succeeded, duration_us, date_created)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+	sqlStreamEnd        = `UPDATE webhook_streams SET pending = pending - 1 WHERE webhook_id = ? AND bag_id = ? RETURNING pending`
+	sqlStreamDelete     = `DELETE FROM webhook_streams WHERE webhook_id = ? AND bag_id = ? AND pending <= 0`
+	sqlStreamDeleteLast = `DELETE FROM webhook_streams WHERE webhook_id = ? AND bag_id = ? AND pending = 1`
+	sqlStreamNext       = `
+		UPDATE webhook_deliveries SET waiting = 0, date_next_attempt = ?, date_last_modified = ?
+		WHERE id = (SELECT id FROM webhook_deliveries WHERE webhook_id = ? AND bag_id = ? AND waiting = 1
+			ORDER BY sequence, id LIMIT 1)
+		RETURNING id`
+	sqlResetPauses = `UPDATE webhooks SET pause_level = 0 WHERE id = ? AND pause_level > 0`
+)
+
+var (
+	preparedWrites = []string{sqlActiveSubscriptions, sqlStreamAdd, sqlInsertDelivery, sqlRecordDelivery,
+		sqlInsertAttempt, sqlStreamEnd, sqlStreamDelete, sqlStreamDeleteLast, sqlStreamNext, sqlResetPauses, sqlInsertJob,
+		sqlJobRetry, sqlJobEnd}
+	preparedReads = []string{sqlDeliveryToSend}
+)
 
 // CreateDelivery inserts a delivery outside any stream, with its job.
 func (tx *Tx) CreateDelivery(ctx context.Context, d *tote.Delivery) error {
@@ -270,11 +313,7 @@ func (tx *Tx) CreateDelivery(ctx context.Context, d *tote.Delivery) error {
 }
 
 func (tx *Tx) insertDelivery(ctx context.Context, d *tote.Delivery) error {
-	err := tx.tx.QueryRowContext(ctx, `
-		INSERT INTO webhook_deliveries (webhook_id, app_id, event_id, source_event_id, event_type,
-			order_id, bag_id, bag_version, sequence, status, in_stream, waiting, attempts, status_code,
-			last_error, resend_of, date_created, date_last_modified, date_next_attempt)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+	err := tx.queryRowPrepared(ctx, sqlInsertDelivery,
 		d.WebhookID, d.AppID, d.EventID, d.SourceEventID, d.EventType, d.OrderID, nullInt(d.BagID),
 		d.BagVersion, d.Sequence, d.Status, d.InStream, d.Waiting, d.Attempts, d.StatusCode, d.LastError,
 		nullInt(d.ResendOf), micros(d.DateCreated), micros(d.DateLastModified), nullMicros(d.DateNextAttempt)).Scan(&d.ID)
@@ -301,8 +340,7 @@ func (tx *Tx) fanOut(ctx context.Context, events []*tote.Event) error {
 		if _, ok := subs[e.AppID]; ok {
 			continue
 		}
-		rows, err := tx.tx.QueryContext(ctx, `SELECT id, event, ordered FROM webhooks
-			WHERE app_id = ? AND status = 'ACTIVE' ORDER BY id`, e.AppID)
+		rows, err := tx.queryPrepared(ctx, sqlActiveSubscriptions, e.AppID)
 		if err != nil {
 			return interpretError(err, "find subscriptions")
 		}
@@ -351,10 +389,7 @@ func (tx *Tx) fanOut(ctx context.Context, events []*tote.Event) error {
 	earlier := map[streamKey]int64{}
 	for _, k := range keys {
 		var pending int64
-		err := tx.tx.QueryRowContext(ctx, `
-			INSERT INTO webhook_streams (webhook_id, bag_id, pending) VALUES (?, ?, ?)
-			ON CONFLICT (webhook_id, bag_id) DO UPDATE SET pending = pending + excluded.pending
-			RETURNING pending`, k.webhook, k.bag, added[k]).Scan(&pending)
+		err := tx.queryRowPrepared(ctx, sqlStreamAdd, k.webhook, k.bag, added[k]).Scan(&pending)
 		if err != nil {
 			return interpretError(err, "count delivery into its stream")
 		}
@@ -393,7 +428,7 @@ func (s *Store) RecordDeliveryOutcomes(ctx context.Context, outcomes []tote.Deli
 		return nil, interpretError(err, "begin")
 	}
 	defer sqlTx.Rollback()
-	tx := &Tx{reader: reader{q: sqlTx}, tx: sqlTx}
+	tx := &Tx{reader: reader{q: sqlTx}, tx: sqlTx, stmts: s.writeStmts}
 	results, err := tx.recordOutcomes(ctx, outcomes)
 	if err != nil {
 		return nil, err
@@ -434,27 +469,33 @@ func (tx *Tx) recordOutcomes(ctx context.Context, outcomes []tote.DeliveryOutcom
 		var webhook int64
 		var bag sql.NullInt64
 		var inStream bool
-		err := tx.tx.QueryRowContext(ctx, `
-			UPDATE webhook_deliveries SET status = ?, attempts = attempts + ?,
-				status_code = CASE WHEN ? THEN ? ELSE status_code END,
-				last_error = CASE WHEN ? THEN ? ELSE last_error END,
-				date_last_modified = ?, date_next_attempt = ?
-			WHERE id = ? AND attempts = ? AND status IN ('CREATED', 'IN_PROGRESS')
-			RETURNING webhook_id, bag_id, in_stream`,
+		err := tx.queryRowPrepared(ctx, sqlRecordDelivery,
 			o.Status, sent, o.Sent, o.StatusCode, o.Sent || o.Error != "", o.Error, micros(o.Now), next,
 			o.DeliveryID, o.Attempts).Scan(&webhook, &bag, &inStream)
-		if err == sql.ErrNoRows {
-			continue // fenced: another worker recorded this turn
-		} else if err != nil {
+		if err != nil && err != sql.ErrNoRows {
 			return nil, interpretError(err, fmt.Sprintf("record outcome of delivery %d", o.DeliveryID))
 		}
-		results[i].Recorded = true
+		// Fenced (err == ErrNoRows): another worker recorded this turn.
+		results[i].Recorded = err == nil
+		if o.JobID != 0 {
+			var res sql.Result
+			if results[i].Recorded && o.Status == tote.DeliveryStatusInProgress {
+				res, err = tx.execPrepared(ctx, sqlJobRetry, micros(o.NextAttempt), o.Error, o.JobID, o.JobAttempt)
+			} else {
+				res, err = tx.execPrepared(ctx, sqlJobEnd, tote.JobStateCompleted, "", micros(o.Now), o.JobID, o.JobAttempt)
+			}
+			if err != nil {
+				return nil, interpretError(err, fmt.Sprintf("end job %d", o.JobID))
+			}
+			n, _ := res.RowsAffected()
+			results[i].JobRecorded = n == 1
+		}
+		if !results[i].Recorded {
+			continue
+		}
 		byWebhook[webhook] = append(byWebhook[webhook], i)
 		if o.Sent {
-			_, err := tx.tx.ExecContext(ctx, `
-				INSERT INTO webhook_delivery_attempts (delivery_id, webhook_id, attempt, status_code, error,
-					succeeded, duration_us, date_created)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			_, err := tx.execPrepared(ctx, sqlInsertAttempt,
 				o.DeliveryID, webhook, o.Attempts+1, o.StatusCode, o.Error, o.Succeeded,
 				o.Duration.Microseconds(), micros(o.Now))
 			if err != nil {
@@ -472,27 +513,29 @@ func (tx *Tx) recordOutcomes(ctx context.Context, outcomes []tote.DeliveryOutcom
 	var jobs []tote.JobParams
 	for _, e := range ended {
 		now := outcomes[e.i].Now
+		// Most often the stream held only this delivery: it ends.
+		res, err := tx.execPrepared(ctx, sqlStreamDeleteLast, e.webhook, e.bag)
+		if err != nil {
+			return nil, interpretError(err, "end stream")
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			continue
+		}
 		var pending int64
-		err := tx.tx.QueryRowContext(ctx, `UPDATE webhook_streams SET pending = pending - 1
-			WHERE webhook_id = ? AND bag_id = ? RETURNING pending`, e.webhook, e.bag).Scan(&pending)
+		err = tx.queryRowPrepared(ctx, sqlStreamEnd, e.webhook, e.bag).Scan(&pending)
 		if err == sql.ErrNoRows {
 			continue
 		} else if err != nil {
 			return nil, interpretError(err, "end stream turn")
 		}
 		if pending <= 0 {
-			if _, err := tx.tx.ExecContext(ctx, `DELETE FROM webhook_streams
-				WHERE webhook_id = ? AND bag_id = ? AND pending <= 0`, e.webhook, e.bag); err != nil {
+			if _, err := tx.execPrepared(ctx, sqlStreamDelete, e.webhook, e.bag); err != nil {
 				return nil, interpretError(err, "end stream")
 			}
 			continue
 		}
 		var id int64
-		err = tx.tx.QueryRowContext(ctx, `
-			UPDATE webhook_deliveries SET waiting = 0, date_next_attempt = ?, date_last_modified = ?
-			WHERE id = (SELECT id FROM webhook_deliveries WHERE webhook_id = ? AND bag_id = ? AND waiting = 1
-				ORDER BY sequence, id LIMIT 1)
-			RETURNING id`, micros(now), micros(now), e.webhook, e.bag).Scan(&id)
+		err = tx.queryRowPrepared(ctx, sqlStreamNext, micros(now), micros(now), e.webhook, e.bag).Scan(&id)
 		if err == sql.ErrNoRows {
 			continue
 		} else if err != nil {
@@ -538,7 +581,7 @@ func (tx *Tx) webhookHealth(ctx context.Context, id int64, indexes []int, outcom
 		return nil
 	}
 	if succeeded >= 0 {
-		if _, err := tx.tx.ExecContext(ctx, `UPDATE webhooks SET pause_level = 0 WHERE id = ? AND pause_level > 0`, id); err != nil {
+		if _, err := tx.execPrepared(ctx, sqlResetPauses, id); err != nil {
 			return interpretError(err, "reset webhook pauses")
 		}
 		return nil

@@ -521,3 +521,65 @@ func testConcurrentStreams(t *testing.T, twin func(testing.TB) (tote.Store, tote
 		}
 	}
 }
+
+// testDeliveryJobEnds: an outcome that names its job's attempt ends the job
+// in the same transaction: completed when the delivery is final, available
+// again at the next attempt when it is retried, and nothing when that
+// attempt no longer holds the job.
+func testDeliveryJobEnds(t *testing.T, open Opener) {
+	ctx := context.Background()
+	s := open(t)
+	a := App(t, s)
+	w := Webhook(t, s, a.ID, tote.EventOrderUpdated, "https://a.example/jobs", false)
+	o := Order(t, s, a.ID, 1)
+	Events(t, s, o, tote.EventOrderUpdated, o.Bags[0].ID, o.Bags[0].ID)
+	jobs, err := s.ClaimJobs(ctx, tote.ClaimJobsParams{Worker: "w", Kinds: []string{tote.KindDeliverWebhook}, Limit: 10, Now: T0, Lease: time.Minute})
+	noErr(t, err, "claim")
+	if len(jobs) != 2 {
+		t.Fatalf("claimed %d delivery jobs", len(jobs))
+	}
+	job := map[int64]*tote.Job{}
+	for _, j := range jobs {
+		var args tote.DeliveryJobArgs
+		noErr(t, json.Unmarshal(j.Args, &args), "args")
+		job[args.DeliveryID] = j
+	}
+	ds := deliveries(t, s, w.ID)
+	j1, j2 := job[ds[0].ID], job[ds[1].ID]
+
+	ok := succeeded(ds[0], T0.Add(time.Second))
+	ok.JobID, ok.JobAttempt = j1.ID, j1.Attempt
+	retry := failed(ds[1], T0.Add(time.Second), T0.Add(10*time.Second))
+	retry.JobID, retry.JobAttempt = j2.ID, j2.Attempt
+	res := record(t, s, ok, retry)
+	if !res[0].Recorded || !res[0].JobRecorded || !res[1].Recorded || !res[1].JobRecorded {
+		t.Fatalf("results = %+v", res)
+	}
+	got, err := s.FindJobByID(ctx, j1.ID)
+	noErr(t, err, "find job")
+	if got.State != tote.JobStateCompleted || got.FinalizedAt == nil {
+		t.Fatalf("the succeeded delivery's job is %s", got.State)
+	}
+	got, err = s.FindJobByID(ctx, j2.ID)
+	noErr(t, err, "find job")
+	if got.State != tote.JobStateAvailable || !got.RunAt.Equal(T0.Add(10*time.Second)) || got.LastError != "HTTP 500" {
+		t.Fatalf("the retried delivery's job is %s at %v (%q)", got.State, got.RunAt, got.LastError)
+	}
+	if ids := DeliveryJobs(t, s, T0.Add(9*time.Second)); len(ids) != 0 {
+		t.Fatalf("claimed before the next attempt: %v", ids)
+	}
+	if ids := DeliveryJobs(t, s, T0.Add(10*time.Second)); !slices.Equal(ids, []int64{ds[1].ID}) {
+		t.Fatalf("claimed at the next attempt: %v", ids)
+	}
+	// The first claim's attempt no longer holds the job.
+	second, _ := s.FindDeliveryByID(ctx, ds[1].ID)
+	stale := succeeded(second, T0.Add(11*time.Second))
+	stale.JobID, stale.JobAttempt = j2.ID, j2.Attempt
+	res = record(t, s, stale)
+	if !res[0].Recorded || res[0].JobRecorded {
+		t.Fatalf("stale job attempt: %+v", res[0])
+	}
+	if got, _ := s.FindJobByID(ctx, j2.ID); got.State != tote.JobStateRunning {
+		t.Fatalf("a stale attempt ended the job: %s", got.State)
+	}
+}

@@ -16,7 +16,9 @@ import (
 // Dispatcher sends deliveries: it is the handler of KindDeliverWebhook
 // jobs. One job runs one attempt; a failed attempt puts the job back for
 // the next one, so nothing waits in memory and a crash loses nothing (the
-// job is rescued and the attempt made again: at least once).
+// job is rescued and the attempt made again: at least once). The outcome
+// of an attempt, the end of the bag's turn, and the job's next state are
+// one transaction, shared with the attempts that finish at the same time.
 type Dispatcher struct {
 	Store  tote.Store
 	Clock  tote.Clock
@@ -102,8 +104,11 @@ func (d *Dispatcher) deliver(ctx context.Context, j *tote.Job) error {
 	}
 	now := d.Clock.Now()
 	if w.Status != tote.WebhookStatusActive {
-		_, err := d.record(ctx, tote.DeliveryOutcome{DeliveryID: del.ID, Attempts: del.Attempts, Now: now,
-			Status: tote.DeliveryStatusCancelled, Error: "subscription is " + string(w.Status)})
+		r, err := d.record(ctx, tote.DeliveryOutcome{DeliveryID: del.ID, Attempts: del.Attempts, Now: now,
+			Status: tote.DeliveryStatusCancelled, Error: "subscription is " + string(w.Status), JobID: j.ID, JobAttempt: j.Attempt})
+		if err == nil && r.JobRecorded {
+			return job.ErrOutcomeRecorded
+		}
 		return err
 	}
 	if next := del.DateNextAttempt; next != nil && next.After(now) {
@@ -124,12 +129,19 @@ func (d *Dispatcher) deliver(ctx context.Context, j *tote.Job) error {
 	})
 	d.release(w.ID)
 	out := d.Policy.Outcome(del, res, d.Clock.Now())
+	out.JobID, out.JobAttempt = j.ID, j.Attempt
 	r, err := d.record(ctx, out)
 	if err != nil {
 		return err // the job is retried: the endpoint may get this attempt again
 	}
+	// The job's next state was recorded with the outcome (unless this
+	// worker lost its job meanwhile).
+	done := error(nil)
+	if r.JobRecorded {
+		done = job.ErrOutcomeRecorded
+	}
 	if !r.Recorded {
-		return nil
+		return done
 	}
 	log := d.Log.With("delivery_id", del.ID, "webhook_id", w.ID, "event_id", del.EventID, "attempt", del.Attempts+1)
 	if r.Disabled {
@@ -141,11 +153,13 @@ func (d *Dispatcher) deliver(ctx context.Context, j *tote.Job) error {
 	switch out.Status {
 	case tote.DeliveryStatusInProgress:
 		log.Info("webhook delivery failed; will retry", "status_code", res.StatusCode, "err", out.Error, "next_attempt", out.NextAttempt)
-		return job.Snooze(max(out.NextAttempt.Sub(d.Clock.Now()), 0), "next attempt")
+		if done == nil {
+			return job.Snooze(max(out.NextAttempt.Sub(d.Clock.Now()), 0), "next attempt")
+		}
 	case tote.DeliveryStatusFailed:
 		log.Warn("webhook delivery failed for good", "status_code", res.StatusCode, "err", out.Error)
 	}
-	return nil
+	return done
 }
 
 // body is what is sent for an event recorded without a payload.

@@ -151,4 +151,3 @@ func schemeAllowed(raw string, allowPrivate bool) error {
 	}
 	return fmt.Errorf("webhook: refusing %s endpoint (see --webhook-allow-private)", u.Scheme)
 }
-

@@ -318,7 +318,10 @@ func TestRetriesSurviveRestart(t *testing.T) {
 	t.Parallel()
 	storetest.EachKind(t, func(t *testing.T, k storetest.Kind) {
 		flag, value := k.URL(t)
-		args := []string{flag, value, "--submission-retry-delay", "1s", "--job-poll-interval", "100ms"}
+		// The kill may land before the first attempt's outcome is recorded
+		// (the order answers first); the job is then rescued when its lease
+		// ends, so keep the lease short.
+		args := []string{flag, value, "--submission-retry-delay", "1s", "--job-poll-interval", "100ms", "--job-lease", "2s"}
 		first := serve(t, args...)
 		s := openShop(t, first)
 		m, flaky := s.merchant(`{"submit": "FAIL_RETRYABLE", "fail_times": 2}`)

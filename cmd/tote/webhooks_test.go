@@ -1,0 +1,418 @@
+package main_test
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+
+	"github.com/toteorg/tote/storetest"
+)
+
+// hookReceiver is a channel's endpoint in the test process. It verifies
+// every request with the Standard Webhooks library and X-Violet-Hmac with
+// the app secret, remembers what arrived by event id, and notices a request
+// for an event id that arrives while another for the same id is still
+// being handled (a delivery made twice at once).
+type hookReceiver struct {
+	t   *testing.T
+	srv *httptest.Server
+
+	mu        sync.Mutex
+	secrets   map[string]*standardwebhooks.Webhook // webhook id → verifier
+	appSecret string
+	hold      chan struct{} // while open, requests wait (closed: they go on)
+	holding   bool
+	// failFirst answers 503 to the first attempt of that many events (fewer
+	// than the 50 failures that would pause the endpoint).
+	failFirst int
+	failed    map[string]bool
+	received  map[string][]hookCall
+	inFlight  map[string]int
+	overlaps  []string
+	waiting   int
+}
+
+type hookCall struct {
+	topic, bag, version, order, webhook string
+	body                                []byte
+}
+
+func newHookReceiver(t *testing.T, appSecret string) *hookReceiver {
+	h := &hookReceiver{t: t, appSecret: appSecret, secrets: map[string]*standardwebhooks.Webhook{},
+		received: map[string][]hookCall{}, inFlight: map[string]int{}, failed: map[string]bool{}, hold: make(chan struct{})}
+	close(h.hold)
+	h.srv = httptest.NewServer(http.HandlerFunc(h.serve))
+	t.Cleanup(h.srv.Close)
+	return h
+}
+
+func (h *hookReceiver) trust(webhookID, secret string) {
+	wh, err := standardwebhooks.NewWebhook(secret)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.mu.Lock()
+	h.secrets[webhookID] = wh
+	h.mu.Unlock()
+}
+
+// block makes new requests wait until release.
+func (h *hookReceiver) block() {
+	h.mu.Lock()
+	h.hold, h.holding = make(chan struct{}), true
+	h.mu.Unlock()
+}
+
+func (h *hookReceiver) release() {
+	h.mu.Lock()
+	if h.holding {
+		close(h.hold)
+		h.holding = false
+	}
+	h.mu.Unlock()
+}
+
+func (h *hookReceiver) serve(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return
+	}
+	id := r.Header.Get("X-Violet-Event-Id")
+	h.mu.Lock()
+	wh := h.secrets[r.Header.Get("X-Violet-Webhook-Id")]
+	if h.inFlight[id] > 0 {
+		h.overlaps = append(h.overlaps, id)
+	}
+	h.inFlight[id]++
+	first := len(h.received[id]) == 0
+	h.received[id] = append(h.received[id], hookCall{topic: r.Header.Get("X-Violet-Topic"), bag: r.Header.Get("X-Violet-Bag-Id"),
+		version: r.Header.Get("X-Violet-Bag-Version"), order: r.Header.Get("X-Violet-Order-Id"),
+		webhook: r.Header.Get("X-Violet-Webhook-Id"), body: body})
+	hold, fail := h.hold, first && len(h.failed) < h.failFirst
+	if fail {
+		h.failed[id] = true
+	}
+	h.waiting++
+	h.mu.Unlock()
+	defer func() {
+		h.mu.Lock()
+		h.inFlight[id]--
+		h.waiting--
+		h.mu.Unlock()
+	}()
+	if wh == nil {
+		h.t.Errorf("a delivery for unknown webhook %q", r.Header.Get("X-Violet-Webhook-Id"))
+	} else if err := wh.Verify(body, r.Header); err != nil {
+		h.t.Errorf("Standard Webhooks verification of %s: %v", id, err)
+	}
+	mac := hmac.New(sha256.New, []byte(h.appSecret))
+	mac.Write(body)
+	if r.Header.Get("X-Violet-Hmac") != base64.StdEncoding.EncodeToString(mac.Sum(nil)) {
+		h.t.Errorf("X-Violet-Hmac of %s does not match the app secret", id)
+	}
+	select {
+	case <-hold:
+	case <-r.Context().Done():
+		return // the server went away mid-request
+	}
+	if fail {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		return
+	}
+	// A receiver takes a moment to process; it widens the window in which
+	// a duplicate delivery would overlap this one.
+	time.Sleep(2 * time.Millisecond)
+	w.WriteHeader(http.StatusOK)
+}
+
+// eventIDs returns the event ids received, by topic.
+func (h *hookReceiver) eventIDs(topic string) []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var ids []string
+	for id, calls := range h.received {
+		if calls[0].topic == topic {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+func (h *hookReceiver) inProgress() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.waiting
+}
+
+// held returns the event ids of the requests in progress.
+func (h *hookReceiver) held() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var ids []string
+	for id, n := range h.inFlight {
+		if n > 0 {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
+// subscribe creates a subscription of s's app to topic at the receiver.
+func (s *shop) subscribe(h *hookReceiver, topic string) string {
+	s.t.Helper()
+	code, out := post(s.t, s.srv.url+"/v1/events/webhooks", `{"event": "`+topic+`", "remote_endpoint": "`+h.srv.URL+`/hooks"}`, s.app)
+	if code != 201 {
+		s.t.Fatalf("subscribe: %d %s", code, out)
+	}
+	w := jsonOf(s.t, out)
+	id := fmt.Sprint(w["id"])
+	h.trust(id, w["signing_secret"].(string))
+	return id
+}
+
+// deliveryLog reads a subscription's whole delivery log.
+func (s *shop) deliveryLog(webhookID string) []map[string]any {
+	s.t.Helper()
+	var out []map[string]any
+	for page := 1; ; page++ {
+		code, body := get(s.t, fmt.Sprintf("%s/v1/events/webhooks/%s/events?size=100&page=%d", s.srv.url, webhookID, page), s.app)
+		if code != 200 {
+			s.t.Fatalf("delivery log: %d %s", code, body)
+		}
+		p := jsonOf(s.t, body)
+		for _, d := range p["content"].([]any) {
+			out = append(out, d.(map[string]any))
+		}
+		if p["last"] == true {
+			return out
+		}
+	}
+}
+
+func logEventIDs(log []map[string]any) []string {
+	var ids []string
+	for _, d := range log {
+		ids = append(ids, d["event_id"].(string))
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+var hookFlags = []string{"--webhook-allow-private", "--webhook-retry-schedule", "50ms,50ms,100ms,100ms,200ms,200ms,500ms,1s,1s",
+	"--job-lease", "1s", "--job-poll-interval", "50ms"}
+
+// TestWebhooksSurviveSIGKILL: orders are placed while their deliveries are
+// held in flight by the receiver; the server is killed with SIGKILL,
+// restarted, and every event is delivered at least once, and after
+// de-duplication by event id exactly the expected set: one ORDER_ACCEPTED
+// per bag, and the events the delivery log lists.
+func TestWebhooksSurviveSIGKILL(t *testing.T) {
+	t.Parallel()
+	storetest.EachKind(t, func(t *testing.T, k storetest.Kind) {
+		flag, value := k.URL(t)
+		args := append([]string{flag, value}, hookFlags...)
+		first := serve(t, args...)
+		s := openShop(t, first)
+		rcv := newHookReceiver(t, s.app["X-Violet-App-Secret"])
+		accepted := s.subscribe(rcv, "ORDER_ACCEPTED")
+		updated := s.subscribe(rcv, "ORDER_UPDATED")
+		_, bag := s.merchant(`{"submit": "ACCEPT"}`)
+
+		rcv.block()
+		var bagIDs []string
+		for i := range 6 {
+			code, o := s.place(dos(fmt.Sprint("hooked-", i), bag))
+			if code != 200 || o["status"] != "COMPLETED" {
+				t.Fatalf("DOS = %d %v", code, o)
+			}
+			bagIDs = append(bagIDs, fmt.Sprint(bags(o)[0]["id"]))
+		}
+		waitUntil(t, 20*time.Second, "deliveries in flight", func() bool { return rcv.inProgress() >= 2 })
+		inFlight := rcv.held()
+		first.cmd.Process.Signal(syscall.SIGKILL)
+		<-first.done
+		first.done <- nil
+		rcv.release()
+
+		second := serve(t, args...)
+		s.srv = second
+		wantAccepted := logEventIDs(s.deliveryLog(accepted))
+		wantUpdated := logEventIDs(s.deliveryLog(updated))
+		if len(wantAccepted) != len(bagIDs) || len(wantUpdated) < 2*len(bagIDs) {
+			t.Fatalf("the log lists %d ORDER_ACCEPTED and %d ORDER_UPDATED for %d bags", len(wantAccepted), len(wantUpdated), len(bagIDs))
+		}
+		waitUntil(t, 60*time.Second, "every event delivered", func() bool {
+			return slices.Equal(rcv.eventIDs("ORDER_ACCEPTED"), wantAccepted) && slices.Equal(rcv.eventIDs("ORDER_UPDATED"), wantUpdated)
+		})
+		// One ORDER_ACCEPTED per bag, each carrying its order as it was.
+		rcv.mu.Lock()
+		for _, id := range inFlight { // cut off by the kill, so sent again
+			if len(rcv.received[id]) < 2 {
+				t.Errorf("event %s was in flight at the kill and arrived %d times", id, len(rcv.received[id]))
+			}
+		}
+		var gotBags []string
+		for _, id := range wantAccepted {
+			c := rcv.received[id][0]
+			gotBags = append(gotBags, c.bag)
+			var o struct {
+				ID   int64 `json:"id"`
+				Bags []struct {
+					ID      int64  `json:"id"`
+					Status  string `json:"status"`
+					Version int64  `json:"version"`
+				} `json:"bags"`
+			}
+			if err := json.Unmarshal(c.body, &o); err != nil || fmt.Sprint(o.ID) != c.order || len(o.Bags) != 1 ||
+				o.Bags[0].Status != "ACCEPTED" || fmt.Sprint(o.Bags[0].Version) != c.version {
+				t.Errorf("ORDER_ACCEPTED %s: body %s (headers order %s, bag version %s)", id, c.body, c.order, c.version)
+			}
+		}
+		rcv.mu.Unlock()
+		slices.Sort(gotBags)
+		slices.Sort(bagIDs)
+		if !slices.Equal(gotBags, bagIDs) {
+			t.Fatalf("ORDER_ACCEPTED for bags %v, want %v", gotBags, bagIDs)
+		}
+		waitUntil(t, 30*time.Second, "the log to show every delivery SUCCEEDED", func() bool {
+			for _, d := range append(s.deliveryLog(accepted), s.deliveryLog(updated)...) {
+				if d["status"] != "SUCCEEDED" {
+					return false
+				}
+			}
+			return true
+		})
+	})
+}
+
+// TestWebhooksTwoProcesses: two tote serve processes on one PostgreSQL
+// database deliver a stream of events, the first attempts of 40 of them
+// refused so that retries move between processes: none is lost, none is
+// delivered twice at once, and with no crash each is taken (2xx) exactly
+// once.
+func TestWebhooksTwoProcesses(t *testing.T) {
+	t.Parallel()
+	url := storetest.PostgresSchemaURL(t)
+	args := append([]string{"--database-url", url}, hookFlags...)
+	a, b := serve(t, args...), serve(t, args...)
+	s := openShop(t, a)
+	rcv := newHookReceiver(t, s.app["X-Violet-App-Secret"])
+	rcv.failFirst = 40
+	updated := s.subscribe(rcv, "ORDER_UPDATED")
+	_, bag1 := s.merchant(`{"submit": "ACCEPT"}`)
+	_, bag2 := s.merchant(`{"submit": "ACCEPT"}`)
+	sb := &shop{t: t, srv: b, admin: s.admin, app: s.app}
+
+	var wg sync.WaitGroup
+	for i := range 16 {
+		wg.Go(func() {
+			shop := s
+			if i%2 == 1 {
+				shop = sb
+			}
+			if code, o := shop.place(dos(fmt.Sprint("two-", i), bag1, bag2)); code != 200 {
+				t.Errorf("DOS = %d %v", code, o)
+			}
+		})
+	}
+	wg.Wait()
+	var want []string
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		// The log may still grow (a bag's last event can follow the
+		// order's answer), so compare against it afresh each time.
+		want = logEventIDs(s.deliveryLog(updated))
+		got := rcv.eventIDs("ORDER_UPDATED")
+		if slices.Equal(got, want) {
+			break
+		}
+		if time.Now().After(deadline) {
+			counts := map[string]int{}
+			for _, d := range s.deliveryLog(updated) {
+				counts[fmt.Sprint(d["status"], "/", d["attempts"], "/", d["date_next_attempt"] != nil)]++
+			}
+			t.Fatalf("after 60s: %d events in the log, %d delivered; log: %v", len(want), len(got), counts)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if len(want) < 16*2*2 {
+		t.Fatalf("the log lists %d ORDER_UPDATED for 32 bags", len(want))
+	}
+	rcv.mu.Lock()
+	failed := maps.Clone(rcv.failed)
+	rcv.mu.Unlock()
+	if len(failed) != 40 {
+		t.Fatalf("%d first attempts refused, want 40", len(failed))
+	}
+	waitUntil(t, 30*time.Second, "the log to show every delivery SUCCEEDED", func() bool {
+		for _, d := range s.deliveryLog(updated) {
+			attempts := 1.0
+			if failed[d["event_id"].(string)] {
+				attempts = 2
+			}
+			if d["status"] != "SUCCEEDED" || d["attempts"] != attempts {
+				return false
+			}
+		}
+		return true
+	})
+	// Both processes took part.
+	cfg, err := pgxpool.ParseConfig(url) // the test URL carries pool options
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.ConnectConfig(t.Context(), cfg.ConnConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var workers int
+	if err := conn.QueryRow(t.Context(), `SELECT count(DISTINCT attempted_by) FROM jobs WHERE kind = 'deliver_webhook'`).Scan(&workers); err != nil || workers != 2 {
+		t.Fatalf("deliveries were made by %d processes (%v), want both", workers, err)
+	}
+	rcv.mu.Lock()
+	defer rcv.mu.Unlock()
+	if len(rcv.overlaps) > 0 {
+		t.Fatalf("events delivered twice at once: %v", rcv.overlaps)
+	}
+	for id, calls := range rcv.received {
+		if want := 1 + boolInt(failed[id]); len(calls) != want {
+			t.Errorf("event %s arrived %d times, want %d", id, len(calls), want)
+		}
+	}
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
