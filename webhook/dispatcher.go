@@ -112,8 +112,8 @@ func (d *Dispatcher) deliver(ctx context.Context, j *tote.Job) error {
 		return err
 	}
 	if next := del.DateNextAttempt; next != nil && next.After(now) {
-		// The job came up early (rescued after a crash between recording
-		// an attempt and putting the job back): keep to the schedule.
+		// The job came up early (taken over from a worker that recorded
+		// its attempt after losing the job's lease): keep to the schedule.
 		return job.Snooze(next.Sub(now), "not due yet")
 	}
 	if w.PausedUntil != nil && now.Before(*w.PausedUntil) {
