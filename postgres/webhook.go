@@ -531,9 +531,16 @@ func (tx *Tx) recordOutcomes(ctx context.Context, outcomes []tote.DeliveryOutcom
 		if o.JobID != 0 {
 			res := &results[i]
 			onJob := func(tag pgconn.CommandTag) error { res.JobRecorded = tag.RowsAffected() == 1; return nil }
-			if results[i].Recorded && o.Status == tote.DeliveryStatusInProgress {
+			switch {
+			case results[i].Recorded && o.Status == tote.DeliveryStatusInProgress:
 				batch.Queue(sqlJobRetry, o.NextAttempt, o.Error, o.JobID, o.JobAttempt).Exec(onJob)
-			} else {
+			case !results[i].Recorded:
+				// Fenced: the delivery moved on under this attempt (a worker
+				// that lost its lease recorded first). Run the job again
+				// rather than end it: its next run sees the delivery as it
+				// is, and ends, waits or sends accordingly.
+				batch.Queue(sqlJobRetry, o.Now, "delivery changed under this attempt", o.JobID, o.JobAttempt).Exec(onJob)
+			default:
 				batch.Queue(sqlJobEnd, o.Now, o.JobID, o.JobAttempt).Exec(onJob)
 			}
 		}

@@ -479,9 +479,16 @@ func (tx *Tx) recordOutcomes(ctx context.Context, outcomes []tote.DeliveryOutcom
 		results[i].Recorded = err == nil
 		if o.JobID != 0 {
 			var res sql.Result
-			if results[i].Recorded && o.Status == tote.DeliveryStatusInProgress {
+			switch {
+			case results[i].Recorded && o.Status == tote.DeliveryStatusInProgress:
 				res, err = tx.execPrepared(ctx, sqlJobRetry, micros(o.NextAttempt), o.Error, o.JobID, o.JobAttempt)
-			} else {
+			case !results[i].Recorded:
+				// Fenced: the delivery moved on under this attempt (a worker
+				// that lost its lease recorded first). Run the job again
+				// rather than end it: its next run sees the delivery as it
+				// is, and ends, waits or sends accordingly.
+				res, err = tx.execPrepared(ctx, sqlJobRetry, micros(o.Now), "delivery changed under this attempt", o.JobID, o.JobAttempt)
+			default:
 				res, err = tx.execPrepared(ctx, sqlJobEnd, tote.JobStateCompleted, "", micros(o.Now), o.JobID, o.JobAttempt)
 			}
 			if err != nil {

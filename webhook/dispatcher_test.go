@@ -513,7 +513,7 @@ func TestPause(t *testing.T) {
 		policy := fastPolicy()
 		policy.Schedule = []time.Duration{5 * time.Millisecond, 5 * time.Millisecond, 5 * time.Millisecond, 5 * time.Millisecond,
 			5 * time.Millisecond, 5 * time.Millisecond, 5 * time.Millisecond, 5 * time.Millisecond}
-		policy.Pause = tote.PausePolicy{Failures: 4, Window: time.Minute, Pauses: []time.Duration{700 * time.Millisecond, time.Hour}}
+		policy.Pause = tote.PausePolicy{Failures: 4, Window: time.Minute, Pauses: []time.Duration{3 * time.Second, time.Hour}}
 		h := newHarness(t, open, options{policy: policy})
 		var mu sync.Mutex
 		failing := true
@@ -543,7 +543,7 @@ func TestPause(t *testing.T) {
 		}
 		// Attempts already under way when the pause began may still land
 		// just after it; none may start during the rest of it.
-		grace := observed.Add(250 * time.Millisecond)
+		grace := observed.Add(time.Second)
 		for _, c := range rcv.got()[callsAtPause:] {
 			if c.at.After(grace) && c.at.Before(*paused.PausedUntil) {
 				t.Fatalf("called at %v during the pause (until %v)", c.at, paused.PausedUntil)

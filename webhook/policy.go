@@ -109,10 +109,9 @@ func (p Policy) Outcome(d *tote.Delivery, r Result, now time.Time) tote.Delivery
 	case attempt > len(p.Schedule):
 		o.Status = tote.DeliveryStatusFailed
 	default:
-		wait := jitter(p.Schedule[attempt-1], p.Jitter)
-		if r.RetryAfter > 0 {
-			wait = r.RetryAfter
-		}
+		// Retry-After is honoured as "not sooner than": a shorter one does
+		// not use up the schedule's attempts faster.
+		wait := max(jitter(p.Schedule[attempt-1], p.Jitter), r.RetryAfter)
 		o.Status, o.NextAttempt = tote.DeliveryStatusInProgress, now.Add(wait)
 	}
 	pause := p.Pause

@@ -321,7 +321,10 @@ func TestWebhooksSurviveSIGKILL(t *testing.T) {
 func TestWebhooksTwoProcesses(t *testing.T) {
 	t.Parallel()
 	url := storetest.PostgresSchemaURL(t)
-	args := append([]string{"--database-url", url}, hookFlags...)
+	// A long lease here: this test counts exact deliveries, and on a loaded
+	// machine a heartbeat late by a second would hand a live job to the
+	// other process (at-least-once, but not what this test counts).
+	args := append(append([]string{"--database-url", url}, hookFlags...), "--job-lease", "10s")
 	a, b := serve(t, args...), serve(t, args...)
 	s := openShop(t, a)
 	rcv := newHookReceiver(t, s.app["X-Violet-App-Secret"])
