@@ -3,9 +3,11 @@ package webhook
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -121,6 +123,12 @@ func (s *Sender) send(ctx context.Context, m Message) Result {
 	req.Header.Set("User-Agent", s.userAgent())
 	resp, err := s.Client.Do(req)
 	if err != nil {
+		// The client's error quotes the URL; its query may hold a token,
+		// and the error is logged and stored.
+		var uerr *url.Error
+		if errors.As(err, &uerr) {
+			uerr.URL = redact(uerr.URL)
+		}
 		return Result{Err: err}
 	}
 	defer resp.Body.Close()
@@ -162,4 +170,14 @@ func retryAfter(v string, now time.Time) time.Duration {
 		return t.Sub(now)
 	}
 	return 0
+}
+
+// redact drops a URL's query, fragment and password, which may carry secrets.
+func redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(endpoint)"
+	}
+	u.RawQuery, u.Fragment, u.User = "", "", nil
+	return u.String()
 }
