@@ -327,8 +327,12 @@ func (tx *Tx) fanOut(ctx context.Context, events []*tote.Event) error {
 		if _, ok := subs[e.AppID]; ok {
 			continue
 		}
+		// FOR KEY SHARE: a subscription being deleted meanwhile is waited
+		// for and then skipped, rather than its deliveries' foreign key
+		// failing this (unrelated) change. Health updates take FOR NO KEY
+		// UPDATE, so they do not hold event recording up.
 		rows, err := tx.tx.Query(ctx, `SELECT id, event, ordered FROM webhooks
-			WHERE app_id = $1 AND status = 'ACTIVE' ORDER BY id`, e.AppID)
+			WHERE app_id = $1 AND status = 'ACTIVE' ORDER BY id FOR KEY SHARE`, e.AppID)
 		if err != nil {
 			return interpretError(err, "find subscriptions")
 		}
@@ -691,7 +695,7 @@ func (tx *Tx) webhookHealth(ctx context.Context, id int64, indexes []int, outcom
 	var status tote.WebhookStatus
 	var paused *time.Time
 	var level int
-	err := tx.tx.QueryRow(ctx, `SELECT status, paused_until, pause_level FROM webhooks WHERE id = $1 FOR UPDATE`, id).
+	err := tx.tx.QueryRow(ctx, `SELECT status, paused_until, pause_level FROM webhooks WHERE id = $1 FOR NO KEY UPDATE`, id).
 		Scan(&status, &paused, &level)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil
