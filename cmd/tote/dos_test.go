@@ -134,7 +134,7 @@ func TestDirectOrderSubmission(t *testing.T) {
 	t.Parallel()
 	storetest.EachKind(t, func(t *testing.T, k storetest.Kind) {
 		flag, value := k.URL(t)
-		s := openShop(t, serve(t, flag, value, "--platform-timeout", "300ms", "--submission-retry-delay", "20ms"))
+		s := openShop(t, serve(t, flag, value, "--platform-timeout", "300ms", "--submission-retry-delay", "20ms", "--submission-attempts", "3"))
 
 		t.Run("TwoMerchants", func(t *testing.T) {
 			m1, bag1 := s.merchant(`{"submit": "ACCEPT"}`)
@@ -241,6 +241,41 @@ func TestDirectOrderSubmission(t *testing.T) {
 			code, o := s.place(dos("backorder", bag))
 			if code != 200 || o["status"] != "COMPLETED" || bags(o)[0]["status"] != "BACKORDERED" {
 				t.Fatalf("DOS = %d %v, bag %v", code, o["status"], bags(o)[0]["status"])
+			}
+		})
+
+		t.Run("RetriesExhausted", func(t *testing.T) {
+			m, flaky := s.merchant(`{"submit": "FAIL_RETRYABLE", "fail_times": 100}`)
+			code, o := s.place(dos("exhausted", flaky))
+			if code != 200 || bags(o)[0]["status"] != "IN_PROGRESS" {
+				t.Fatalf("after the first attempt: %d, bag %v", code, bags(o)[0]["status"])
+			}
+			deadline := time.Now().Add(20 * time.Second)
+			for o["status"] != "REJECTED" && time.Now().Before(deadline) {
+				time.Sleep(50 * time.Millisecond)
+				o = s.order(o["id"])
+			}
+			errs := o["errors"].([]any)
+			last := errs[len(errs)-1].(map[string]any)
+			if o["status"] != "REJECTED" || bags(o)[0]["status"] != "REJECTED" || len(errs) != 3 ||
+				last["type"] != "EXTERNAL_SUBMIT_CART" || !strings.Contains(last["message"].(string), "after 3 attempts") {
+				t.Fatalf("order %v, bag %v, errors %v; want REJECTED after 3 attempts", o["status"], bags(o)[0]["status"], errs)
+			}
+			if n := len(s.platformOrders(m)); n != 0 {
+				t.Fatalf("the platform holds %d orders", n)
+			}
+		})
+
+		t.Run("OutOfStock", func(t *testing.T) {
+			_, bag := s.merchant(`{"submit": "ACCEPT"}`) // 100 in stock
+			code, body := s.place(dos("out-of-stock", strings.Replace(bag, `"quantity": 2`, `"quantity": 101`, 1)))
+			if code != 422 || body["error"] != "rejected" || !strings.Contains(body["message"].(string), "Not enough items") {
+				t.Fatalf("DOS = %d %v, want 422 with the platform's message", code, body)
+			}
+			_, out := post(t, s.srv.url+"/v1/orders/search", `{"app_order_id": "out-of-stock"}`, s.app)
+			o := jsonOf(t, out)["content"].([]any)[0].(map[string]any)
+			if errs := o["errors"].([]any); errs[0].(map[string]any)["type"] != "EXTERNAL_ADD_ITEM" {
+				t.Fatalf("errors = %v, want EXTERNAL_ADD_ITEM", errs)
 			}
 		})
 
