@@ -269,6 +269,10 @@ type WebhookWriter interface {
 	// CreateDelivery inserts d (a resend) with its job, due at
 	// d.DateCreated, outside any bag stream; it sets d.ID.
 	CreateDelivery(ctx context.Context, d *Delivery) error
+	// WakeDeliveries makes the queued jobs of a subscription's unfinished
+	// deliveries due at now (a reactivated subscription's deliveries were
+	// put off until its pause would have ended), and reports how many.
+	WakeDeliveries(ctx context.Context, webhookID int64, now time.Time) (int64, error)
 	// SetAppWebhookKey stores the key an app's deliveries are signed with
 	// (App.WebhookKey).
 	SetAppWebhookKey(ctx context.Context, appID int64, key []byte) error

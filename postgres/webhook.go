@@ -780,3 +780,18 @@ func (s *Store) PruneDeliveries(ctx context.Context, before time.Time) (int64, e
 	}
 	return total, nil
 }
+
+// WakeDeliveries makes the queued jobs of a subscription's unfinished
+// deliveries due now.
+func (tx *Tx) WakeDeliveries(ctx context.Context, webhookID int64, now time.Time) (int64, error) {
+	tag, err := tx.tx.Exec(ctx, `
+		UPDATE jobs SET run_at = $1
+		WHERE state = 'available' AND kind = $2 AND run_at > $1
+			AND (convert_from(args, 'UTF8')::jsonb->>'delivery_id')::bigint IN (
+				SELECT id FROM webhook_deliveries WHERE webhook_id = $3 AND status IN ('CREATED', 'IN_PROGRESS'))`,
+		now, tote.KindDeliverWebhook, webhookID)
+	if err != nil {
+		return 0, interpretError(err, "wake deliveries")
+	}
+	return tag.RowsAffected(), nil
+}

@@ -682,3 +682,18 @@ func (s *Store) PruneDeliveries(ctx context.Context, before time.Time) (int64, e
 	}
 	return total, nil
 }
+
+// WakeDeliveries makes the queued jobs of a subscription's unfinished
+// deliveries due now.
+func (tx *Tx) WakeDeliveries(ctx context.Context, webhookID int64, now time.Time) (int64, error) {
+	res, err := tx.tx.ExecContext(ctx, `
+		UPDATE jobs SET run_at = ?
+		WHERE state = 'available' AND kind = ? AND run_at > ?
+			AND json_extract(CAST(args AS TEXT), '$.delivery_id') IN (
+				SELECT id FROM webhook_deliveries WHERE webhook_id = ? AND status IN ('CREATED', 'IN_PROGRESS'))`,
+		micros(now), tote.KindDeliverWebhook, micros(now), webhookID)
+	if err != nil {
+		return 0, interpretError(err, "wake deliveries")
+	}
+	return res.RowsAffected()
+}

@@ -38,6 +38,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("DeliveryStreams", func(t *testing.T) { t.Parallel(); testDeliveryStreams(t, open) })
 	t.Run("DeliveryHealth", func(t *testing.T) { t.Parallel(); testDeliveryHealth(t, open) })
 	t.Run("DeliveryJobEnds", func(t *testing.T) { t.Parallel(); testDeliveryJobEnds(t, open) })
+	t.Run("WakeDeliveries", func(t *testing.T) { t.Parallel(); testWakeDeliveries(t, open) })
 }
 
 // App creates an app (fixture).

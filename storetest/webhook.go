@@ -583,3 +583,46 @@ func testDeliveryJobEnds(t *testing.T, open Opener) {
 		t.Fatalf("a stale attempt ended the job: %s", got.State)
 	}
 }
+
+// testWakeDeliveries: a reactivated subscription's put-off delivery jobs
+// become due at once; finished deliveries' jobs and other subscriptions'
+// are left alone.
+func testWakeDeliveries(t *testing.T, open Opener) {
+	ctx := context.Background()
+	s := open(t)
+	a := App(t, s)
+	o := Order(t, s, a.ID, 1, 2)
+	w := Webhook(t, s, a.ID, tote.EventOrderUpdated, "https://a.example.com/hook", false)
+	Webhook(t, s, a.ID, tote.EventOrderUpdated, "https://b.example.com/hook", false) // another subscription
+	Events(t, s, o, tote.EventOrderUpdated, o.Bags[0].ID, o.Bags[1].ID)
+
+	// Every delivery job is put off by an hour (as a pause would).
+	jobs, err := s.ClaimJobs(ctx, tote.ClaimJobsParams{Worker: "w", Kinds: []string{tote.KindDeliverWebhook}, Limit: 100, Now: T0.Add(time.Hour), Lease: time.Minute})
+	noErr(t, err, "claim")
+	equal(t, "delivery jobs", len(jobs), 4)
+	later := T0.Add(2 * time.Hour)
+	var outs []tote.JobOutcome
+	for _, j := range jobs {
+		outs = append(outs, tote.JobOutcome{ID: j.ID, Attempt: j.Attempt, Now: T0, State: tote.JobStateAvailable, RetryAt: later})
+	}
+	_, err = s.RecordJobOutcomes(ctx, outs)
+	noErr(t, err, "put off")
+
+	var woken int64
+	noErr(t, s.InTx(ctx, func(tx tote.Tx) error {
+		var err error
+		woken, err = tx.WakeDeliveries(ctx, w.ID, T0.Add(time.Hour))
+		return err
+	}), "wake")
+	equal(t, "jobs woken", woken, int64(2))
+	due := DeliveryJobs(t, s, T0.Add(time.Hour))
+	equal(t, "due delivery jobs", len(due), 2)
+	for _, id := range due {
+		d, err := s.FindDeliveryByID(ctx, id)
+		noErr(t, err, "find delivery")
+		if d.WebhookID != w.ID {
+			t.Fatalf("woke a delivery of subscription %d, not %d", d.WebhookID, w.ID)
+		}
+	}
+
+}

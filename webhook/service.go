@@ -173,8 +173,13 @@ func (s *Service) Update(ctx context.Context, appID, id int64, p UpdateParams) (
 			w.Ordered = *p.Ordered
 		}
 		if p.Status != nil {
-			if status == tote.WebhookStatusActive && w.Status != tote.WebhookStatusActive {
+			if status == tote.WebhookStatusActive && (w.Status != tote.WebhookStatusActive || w.PausedUntil != nil) {
+				// Reactivated: its deliveries go out now, not when the
+				// pause would have ended.
 				w.PausedUntil, w.PauseLevel = nil, 0
+				if _, err := tx.WakeDeliveries(ctx, w.ID, s.Clock.Now()); err != nil {
+					return err
+				}
 			}
 			w.Status = status
 		}
