@@ -177,9 +177,10 @@ func (d *Dispatcher) record(ctx context.Context, o tote.DeliveryOutcome) (tote.D
 	return d.batch.record(ctx, o)
 }
 
-// batcher groups outcomes into transactions. The first caller to find no
-// write in flight writes everything pending, then whatever arrived
-// meanwhile; the others wait for their result.
+// batcher groups outcomes into transactions. A caller that finds no write
+// in flight starts a writer goroutine, which writes everything pending, then
+// whatever arrived meanwhile, until nothing is left; every caller just waits
+// for its own result (none is kept writing others' outcomes).
 type batcher struct {
 	store   tote.WebhookStore
 	mu      sync.Mutex
@@ -200,24 +201,28 @@ func (b *batcher) record(ctx context.Context, o tote.DeliveryOutcome) (tote.Deli
 	p := &pendingOutcome{o: o, done: make(chan struct{})}
 	b.mu.Lock()
 	b.pending = append(b.pending, p)
-	if b.writing {
-		b.mu.Unlock()
-		<-p.done
-		return p.res, p.err
+	if !b.writing {
+		b.writing = true
+		go b.drain(context.WithoutCancel(ctx))
 	}
-	b.writing = true
+	b.mu.Unlock()
+	<-p.done
+	return p.res, p.err
+}
+
+// drain writes pending outcomes in batches until none is left.
+func (b *batcher) drain(ctx context.Context) {
+	b.mu.Lock()
 	for len(b.pending) > 0 {
 		n := min(len(b.pending), maxBatch)
 		batch := b.pending[:n:n]
 		b.pending = b.pending[n:]
 		b.mu.Unlock()
-		b.write(context.WithoutCancel(ctx), batch)
+		b.write(ctx, batch)
 		b.mu.Lock()
 	}
 	b.writing = false
 	b.mu.Unlock()
-	<-p.done
-	return p.res, p.err
 }
 
 func (b *batcher) write(ctx context.Context, batch []*pendingOutcome) {
