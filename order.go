@@ -48,10 +48,13 @@ type Bag struct {
 	// after a timeout) can tell whether the order already exists.
 	Reference string
 	// CommissionRate is the channel's share of the bag, in basis points.
-	CommissionRate    int64
-	ShippingMethod    *BagShippingMethod
-	SubmitAttempts    int
-	Skus              []*OrderSku
+	CommissionRate int64
+	ShippingMethod *BagShippingMethod
+	SubmitAttempts int
+	Skus           []*OrderSku
+	// Transactions are the bag's payment transactions, filled by bag
+	// searches (an order carries its bags' in Order.Transactions).
+	Transactions      []*PaymentTransaction
 	Status            BagStatus
 	FinancialStatus   FinancialStatus
 	FulfillmentStatus FulfillmentStatus

@@ -341,7 +341,7 @@ func (s *Server) handleSearchBags(w http.ResponseWriter, r *http.Request) {
 		Error(w, r, s.Logger, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, newPage(bags, total, page, func(b *tote.Bag) bagBody { return toBagBody(b, nil) }))
+	writeJSON(w, http.StatusOK, newPage(bags, total, page, func(b *tote.Bag) bagBody { return toBagBody(b, b.Transactions) }))
 }
 
 // decodeOptional decodes a JSON body that may be absent (a search with no

@@ -168,6 +168,9 @@ func (r reader) FindBags(ctx context.Context, f tote.BagFilter, page tote.Page) 
 		if err := r.loadSkus(ctx, []*tote.Bag{b}, `WHERE bag_id = $1`, b.ID); err != nil {
 			return nil, 0, err
 		}
+		if b.Transactions, err = r.findTransactions(ctx, `WHERE order_id = $1 AND bag_id = $2`, b.OrderID, b.ID); err != nil {
+			return nil, 0, err
+		}
 	}
 	return bags, total, nil
 }

@@ -217,26 +217,33 @@ func (r reader) loadOrder(ctx context.Context, o *tote.Order) error {
 	if err := rows.Err(); err != nil {
 		return interpretError(err, "find order errors")
 	}
-	trows, err := r.q.QueryContext(ctx, `
+	o.Transactions, err = r.findTransactions(ctx, `WHERE order_id = ?`, o.ID)
+	return err
+}
+
+// findTransactions reads the payment transactions selected by where.
+func (r reader) findTransactions(ctx context.Context, where string, args ...any) ([]*tote.PaymentTransaction, error) {
+	rows, err := r.q.QueryContext(ctx, `
 		SELECT id, order_id, bag_id, type, amount, currency, status, payment_provider,
 			payment_provider_transaction_id, date_created
-		FROM payment_transactions WHERE order_id = ? ORDER BY id`, o.ID)
+		FROM payment_transactions `+where+` ORDER BY id`, args...)
 	if err != nil {
-		return interpretError(err, "find payment transactions")
+		return nil, interpretError(err, "find payment transactions")
 	}
-	defer trows.Close()
-	for trows.Next() {
+	defer rows.Close()
+	var out []*tote.PaymentTransaction
+	for rows.Next() {
 		var t tote.PaymentTransaction
 		var bag sql.NullInt64
 		var created int64
-		if err := trows.Scan(&t.ID, &t.OrderID, &bag, &t.Type, &t.Amount, &t.Currency, &t.Status,
+		if err := rows.Scan(&t.ID, &t.OrderID, &bag, &t.Type, &t.Amount, &t.Currency, &t.Status,
 			&t.PaymentProvider, &t.PaymentProviderTransactionID, &created); err != nil {
-			return interpretError(err, "scan payment transaction")
+			return nil, interpretError(err, "scan payment transaction")
 		}
 		t.BagID, t.DateCreated = bag.Int64, fromMicros(created)
-		o.Transactions = append(o.Transactions, &t)
+		out = append(out, &t)
 	}
-	return interpretError(trows.Err(), "find payment transactions")
+	return out, interpretError(rows.Err(), "find payment transactions")
 }
 
 // loadSkus attaches the SKU lines selected by where to their bags.

@@ -165,8 +165,14 @@ func TestDirectOrderSubmission(t *testing.T) {
 				t.Fatalf("search = %d %s", code, out)
 			}
 			code, out = post(t, s.srv.url+"/v1/orders/bags/search", fmt.Sprintf(`{"order_id": %v}`, o["id"]), s.app)
-			if found := jsonOf(t, out); code != 200 || found["total_elements"] != 2.0 {
+			found := jsonOf(t, out)
+			if code != 200 || found["total_elements"] != 2.0 {
 				t.Fatalf("bag search = %d %s", code, out)
+			}
+			for _, b := range found["content"].([]any) {
+				if ts := b.(map[string]any)["transactions"].([]any); len(ts) != 2 { // authorization, capture
+					t.Fatalf("bag search: bag %v has transactions %v", b.(map[string]any)["id"], ts)
+				}
 			}
 			if got := s.order(o["id"]); got["status"] != "COMPLETED" || len(bags(got)) != 2 {
 				t.Fatalf("GET = %v", got)
