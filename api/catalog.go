@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -303,80 +304,68 @@ func (s *Server) handleGetMerchant(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, res)
 }
 
+// merchantWrite serves a write to one merchant
+// (/v1/admin/merchants/{merchant_id}...): the merchant id from the path, the
+// body decoded as Req, then write, whose result is sent with status.
+func merchantWrite[Req, Res any](s *Server, status int, write func(ctx context.Context, merchantID int64, req Req) (Res, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id, err := pathInt64(r, "merchant_id", "Merchant")
+		if err != nil {
+			Error(w, r, s.Logger, err)
+			return
+		}
+		var req Req
+		if err := decode(r, &req); err != nil {
+			Error(w, r, s.Logger, err)
+			return
+		}
+		res, err := write(r.Context(), id, req)
+		if err != nil {
+			Error(w, r, s.Logger, err)
+			return
+		}
+		writeJSON(w, status, res)
+	}
+}
+
 func (s *Server) handleUpdateMerchant(w http.ResponseWriter, r *http.Request) {
-	id, err := pathInt64(r, "merchant_id", "Merchant")
-	if err != nil {
-		Error(w, r, s.Logger, err)
-		return
-	}
-	var req merchantRequest
-	if err := decode(r, &req); err != nil {
-		Error(w, r, s.Logger, err)
-		return
-	}
-	m, err := s.catalogService().UpdateMerchant(r.Context(), id, toMerchantInput(req))
-	if err != nil {
-		Error(w, r, s.Logger, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, ToMerchantResponse(m))
+	merchantWrite(s, http.StatusOK, func(ctx context.Context, id int64, req merchantRequest) (MerchantResponse, error) {
+		m, err := s.catalogService().UpdateMerchant(ctx, id, toMerchantInput(req))
+		if err != nil {
+			return MerchantResponse{}, err
+		}
+		return ToMerchantResponse(m), nil
+	})(w, r)
 }
 
 func (s *Server) handleCreateSKU(w http.ResponseWriter, r *http.Request) {
-	id, err := pathInt64(r, "merchant_id", "Merchant")
-	if err != nil {
-		Error(w, r, s.Logger, err)
-		return
-	}
-	var req skuRequest
-	if err := decode(r, &req); err != nil {
-		Error(w, r, s.Logger, err)
-		return
-	}
-	sku, err := s.catalogService().CreateSKU(r.Context(), id, toSKUInput(req))
-	if err != nil {
-		Error(w, r, s.Logger, err)
-		return
-	}
-	writeJSON(w, http.StatusCreated, ToSKUResponse(sku))
+	merchantWrite(s, http.StatusCreated, func(ctx context.Context, id int64, req skuRequest) (any, error) {
+		sku, err := s.catalogService().CreateSKU(ctx, id, toSKUInput(req))
+		if err != nil {
+			return nil, err
+		}
+		return ToSKUResponse(sku), nil
+	})(w, r)
 }
 
 func (s *Server) handleCreateShippingMethod(w http.ResponseWriter, r *http.Request) {
-	id, err := pathInt64(r, "merchant_id", "Merchant")
-	if err != nil {
-		Error(w, r, s.Logger, err)
-		return
-	}
-	var req shippingMethodRequest
-	if err := decode(r, &req); err != nil {
-		Error(w, r, s.Logger, err)
-		return
-	}
-	sm, err := s.catalogService().CreateShippingMethod(r.Context(), id, toShippingMethodInput(req))
-	if err != nil {
-		Error(w, r, s.Logger, err)
-		return
-	}
-	writeJSON(w, http.StatusCreated, ToShippingMethodResponse(sm))
+	merchantWrite(s, http.StatusCreated, func(ctx context.Context, id int64, req shippingMethodRequest) (any, error) {
+		sm, err := s.catalogService().CreateShippingMethod(ctx, id, toShippingMethodInput(req))
+		if err != nil {
+			return nil, err
+		}
+		return ToShippingMethodResponse(sm), nil
+	})(w, r)
 }
 
 func (s *Server) handleSaveTaxRate(w http.ResponseWriter, r *http.Request) {
-	id, err := pathInt64(r, "merchant_id", "Merchant")
-	if err != nil {
-		Error(w, r, s.Logger, err)
-		return
-	}
-	var req taxRateRequest
-	if err := decode(r, &req); err != nil {
-		Error(w, r, s.Logger, err)
-		return
-	}
-	rate, err := s.catalogService().SaveTaxRate(r.Context(), id, toTaxRateInput(req))
-	if err != nil {
-		Error(w, r, s.Logger, err)
-		return
-	}
-	writeJSON(w, http.StatusCreated, ToTaxRateResponse(rate))
+	merchantWrite(s, http.StatusCreated, func(ctx context.Context, id int64, req taxRateRequest) (any, error) {
+		rate, err := s.catalogService().SaveTaxRate(ctx, id, toTaxRateInput(req))
+		if err != nil {
+			return nil, err
+		}
+		return ToTaxRateResponse(rate), nil
+	})(w, r)
 }
 
 // App routes.
