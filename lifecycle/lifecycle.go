@@ -32,6 +32,10 @@ type Service struct {
 	// writes, so it shows the bag versions, errors and transactions of the
 	// change. cmd/tote wires api.OrderJSON; nil records events without one.
 	Snapshot func(*tote.Order) ([]byte, error)
+	// Committed, when set, is told each command's result once it has
+	// committed (a request waiting on the order can look at it instead of
+	// reading it back). It must not block.
+	Committed func(*Result)
 }
 
 // Command is one change to one order.
@@ -92,6 +96,7 @@ func (s *Service) Apply(ctx context.Context, c Command) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.committed(res)
 	return res, nil
 }
 
@@ -104,14 +109,22 @@ func (s *Service) Create(ctx context.Context, o *tote.Order, c Command) (*Result
 			return err
 		}
 		c.OrderID = o.ID
+		// The order is the one just written: no need to read it back.
 		var err error
-		res, err = s.apply(ctx, tx, c)
+		res, err = s.applyTo(ctx, tx, c, o)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
+	s.committed(res)
 	return res, nil
+}
+
+func (s *Service) committed(res *Result) {
+	if s.Committed != nil {
+		s.Committed(res)
+	}
 }
 
 func (s *Service) apply(ctx context.Context, tx tote.Tx, c Command) (*Result, error) {
@@ -121,6 +134,12 @@ func (s *Service) apply(ctx context.Context, tx tote.Tx, c Command) (*Result, er
 	} else if err != nil {
 		return nil, err
 	}
+	return s.applyTo(ctx, tx, c, o)
+}
+
+// applyTo runs c on o, the order as the transaction holds it.
+func (s *Service) applyTo(ctx context.Context, tx tote.Tx, c Command, o *tote.Order) (*Result, error) {
+	var err error
 	bag := tote.NoBag
 	if c.BagID != 0 {
 		bag = -1
@@ -141,7 +160,7 @@ func (s *Service) apply(ctx context.Context, tx tote.Tx, c Command) (*Result, er
 			return nil, err
 		}
 	}
-	now := s.Clock.Now()
+	now := Now(s.Clock)
 	touched := map[int]bool{}
 	res := &Result{Order: o}
 	for _, ch := range out.Changes {
@@ -275,3 +294,8 @@ func (s *Service) newEventID() string {
 	}
 	return "evt_" + uuid.Must(uuid.NewV7()).String()
 }
+
+// Now is the clock's time as the stores keep it: UTC, to the microsecond.
+// An order kept in memory after a command then reads the same as one read
+// back from the store.
+func Now(c tote.Clock) time.Time { return c.Now().UTC().Truncate(time.Microsecond) }

@@ -22,7 +22,7 @@ const maxGroup = 64
 
 type writeReq struct {
 	ctx  context.Context
-	fn   func(tote.Tx) error
+	fn   func(*Tx) error
 	done chan error
 }
 
@@ -44,6 +44,13 @@ func (s *Store) stopWriter() {
 // commands that arrive meanwhile (see above). Nothing fn wrote is kept if
 // it returns an error. fn must not call the store's write methods itself.
 func (s *Store) InTx(ctx context.Context, fn func(tote.Tx) error) error {
+	return s.inWriteTx(ctx, func(tx *Tx) error { return fn(tx) })
+}
+
+// inWriteTx is InTx for the store's own methods: every write of the store
+// goes through the writer, so the writer connection is never waited for by
+// anyone else, and each write shares its group's commit.
+func (s *Store) inWriteTx(ctx context.Context, fn func(*Tx) error) error {
 	req := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
 	select {
 	case s.writes <- req:
@@ -82,6 +89,9 @@ func (s *Store) writer() {
 			}
 		}
 		s.runGroup(batch)
+		// Between groups the writer holds its connection, idle: the
+		// statements seen for the first time are prepared now.
+		s.writeCache.prepare(context.Background())
 	}
 }
 
@@ -95,6 +105,7 @@ func (s *Store) runGroup(batch []*writeReq) {
 		return
 	}
 	defer sqlTx.Rollback()
+	q := txQuerier{tx: sqlTx, cache: s.writeCache}
 	results := make([]error, len(batch))
 	jobs := false
 	for i, req := range batch {
@@ -102,20 +113,20 @@ func (s *Store) runGroup(batch []*writeReq) {
 			results[i] = err
 			continue
 		}
-		if _, err := sqlTx.ExecContext(ctx, "SAVEPOINT command"); err != nil {
+		if _, err := q.ExecContext(ctx, "SAVEPOINT command"); err != nil {
 			results[i] = interpretError(err, "savepoint")
 			continue
 		}
-		tx := &Tx{reader: reader{q: sqlTx}, tx: sqlTx, stmts: s.writeStmts}
+		tx := &Tx{reader: reader{q: q}, tx: q}
 		if err := call(req.fn, tx); err != nil {
 			results[i] = err
-			if _, rerr := sqlTx.ExecContext(ctx, "ROLLBACK TO command"); rerr != nil {
+			if _, rerr := q.ExecContext(ctx, "ROLLBACK TO command"); rerr != nil {
 				results[i] = errors.Join(err, interpretError(rerr, "rollback to savepoint"))
 			}
 		} else {
 			jobs = jobs || tx.insertedJobs
 		}
-		if _, err := sqlTx.ExecContext(ctx, "RELEASE command"); err != nil && results[i] == nil {
+		if _, err := q.ExecContext(ctx, "RELEASE command"); err != nil && results[i] == nil {
 			results[i] = interpretError(err, "release savepoint")
 		}
 	}
@@ -133,11 +144,26 @@ func (s *Store) runGroup(batch []*writeReq) {
 
 // call runs fn, turning a panic into an error so one command cannot take
 // the writer (and every other command waiting on it) down.
-func call(fn func(tote.Tx) error, tx *Tx) (err error) {
+func call(fn func(*Tx) error, tx *Tx) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("sqlite: command panicked: %v\n%s", p, debug.Stack())
 		}
 	}()
 	return fn(tx)
+}
+
+// execWrite runs one statement through the writer and returns the rows it
+// changed.
+func (s *Store) execWrite(ctx context.Context, what, query string, args ...any) (int64, error) {
+	var n int64
+	err := s.inWriteTx(ctx, func(tx *Tx) error {
+		res, err := tx.tx.ExecContext(ctx, query, args...)
+		if err != nil {
+			return interpretError(err, what)
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return n, err
 }

@@ -13,7 +13,7 @@ import (
 const jobColumns = `id, kind, args, state, attempt, max_attempts, run_at, created_at,
 	attempted_at, attempted_by, lease_until, last_error, finalized_at`
 
-// The statements run once per job, prepared (prepared.go).
+// The statements run once per job.
 const (
 	sqlInsertJob = `
 		INSERT INTO jobs (kind, args, state, max_attempts, run_at, created_at)
@@ -35,7 +35,7 @@ func (tx *Tx) InsertJobs(ctx context.Context, jobs []tote.JobParams) ([]int64, e
 			return nil, err
 		}
 		var id int64
-		err = tx.queryRowPrepared(ctx, sqlInsertJob,
+		err = tx.tx.QueryRowContext(ctx, sqlInsertJob,
 			j.Kind, []byte(j.Args), j.MaxAttempts, micros(j.RunAt), micros(j.CreatedAt)).Scan(&id)
 		if err != nil {
 			return nil, interpretError(err, "insert job")
@@ -59,94 +59,91 @@ func (s *Store) ClaimJobs(ctx context.Context, p tote.ClaimJobsParams) ([]*tote.
 		}
 	}
 	args = append(args, p.Limit)
-	rows, err := s.write.QueryContext(ctx, `
-		UPDATE jobs SET state = ?, attempt = attempt + 1, attempted_at = ?, attempted_by = ?,
-			lease_until = ?
-		WHERE id IN (
-			SELECT id FROM jobs WHERE state = 'available' AND run_at <= ?`+kinds+`
-			ORDER BY run_at, id LIMIT ?)
-		RETURNING `+jobColumns, args...)
-	if err != nil {
-		return nil, interpretError(err, "claim jobs")
-	}
-	return scanJobs(rows)
+	var jobs []*tote.Job
+	err := s.inWriteTx(ctx, func(tx *Tx) error {
+		rows, err := tx.tx.QueryContext(ctx, `
+			UPDATE jobs SET state = ?, attempt = attempt + 1, attempted_at = ?, attempted_by = ?,
+				lease_until = ?
+			WHERE id IN (
+				SELECT id FROM jobs WHERE state = 'available' AND run_at <= ?`+kinds+`
+				ORDER BY run_at, id LIMIT ?)
+			RETURNING `+jobColumns, args...)
+		if err != nil {
+			return interpretError(err, "claim jobs")
+		}
+		jobs, err = scanJobs(rows)
+		return err
+	})
+	return jobs, err
 }
 
 // RecordJobOutcomes ends attempts in one transaction, each fenced by its
 // attempt number.
 func (s *Store) RecordJobOutcomes(ctx context.Context, outcomes []tote.JobOutcome) ([]bool, error) {
-	tx, err := s.write.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, interpretError(err, "begin")
-	}
-	defer tx.Rollback()
-	ptx := &Tx{tx: tx, stmts: s.writeStmts}
 	recorded := make([]bool, len(outcomes))
-	for i, o := range outcomes {
-		var res sql.Result
-		if o.State == tote.JobStateAvailable {
-			res, err = ptx.execPrepared(ctx, sqlJobRetry, micros(o.RetryAt), o.Error, o.ID, o.Attempt)
-		} else {
-			res, err = ptx.execPrepared(ctx, sqlJobEnd, o.State, o.Error, micros(o.Now), o.ID, o.Attempt)
+	err := s.inWriteTx(ctx, func(tx *Tx) error {
+		for i, o := range outcomes {
+			var res sql.Result
+			var err error
+			if o.State == tote.JobStateAvailable {
+				res, err = tx.tx.ExecContext(ctx, sqlJobRetry, micros(o.RetryAt), o.Error, o.ID, o.Attempt)
+			} else {
+				res, err = tx.tx.ExecContext(ctx, sqlJobEnd, o.State, o.Error, micros(o.Now), o.ID, o.Attempt)
+			}
+			if err != nil {
+				return interpretError(err, fmt.Sprintf("record outcome of job %d", o.ID))
+			}
+			n, _ := res.RowsAffected()
+			recorded[i] = n == 1
 		}
-		if err != nil {
-			return nil, interpretError(err, fmt.Sprintf("record outcome of job %d", o.ID))
-		}
-		n, _ := res.RowsAffected()
-		recorded[i] = n == 1
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	return recorded, interpretError(tx.Commit(), "commit job outcomes")
+	return recorded, nil
 }
 
 // ExtendJobLeases is a running worker's heartbeat.
 func (s *Store) ExtendJobLeases(ctx context.Context, leases []tote.JobLease, until time.Time) (int64, error) {
-	tx, err := s.write.BeginTx(ctx, nil)
-	if err != nil {
-		return 0, interpretError(err, "begin")
-	}
-	defer tx.Rollback()
 	var n int64
-	for _, l := range leases {
-		res, err := tx.ExecContext(ctx, `UPDATE jobs SET lease_until = ?
-			WHERE id = ? AND attempt = ? AND state = 'running'`, micros(until), l.ID, l.Attempt)
-		if err != nil {
-			return 0, interpretError(err, "extend job lease")
+	err := s.inWriteTx(ctx, func(tx *Tx) error {
+		n = 0
+		for _, l := range leases {
+			res, err := tx.tx.ExecContext(ctx, `UPDATE jobs SET lease_until = ?
+				WHERE id = ? AND attempt = ? AND state = 'running'`, micros(until), l.ID, l.Attempt)
+			if err != nil {
+				return interpretError(err, "extend job lease")
+			}
+			m, _ := res.RowsAffected()
+			n += m
 		}
-		m, _ := res.RowsAffected()
-		n += m
-	}
-	return n, interpretError(tx.Commit(), "commit job leases")
+		return nil
+	})
+	return n, err
 }
 
 // RescueJobs takes back jobs whose worker's lease ran out.
 func (s *Store) RescueJobs(ctx context.Context, now time.Time) (int64, error) {
-	res, err := s.write.ExecContext(ctx, `
+	return s.execWrite(ctx, "rescue jobs", `
 		UPDATE jobs SET
 			state = CASE WHEN attempt >= max_attempts THEN 'discarded' ELSE 'available' END,
 			finalized_at = CASE WHEN attempt >= max_attempts THEN ? ELSE NULL END,
 			run_at = ?, lease_until = NULL,
 			last_error = 'rescued: lease expired (worker lost)'
 		WHERE state = 'running' AND lease_until < ?`, micros(now), micros(now), micros(now))
-	if err != nil {
-		return 0, interpretError(err, "rescue jobs")
-	}
-	return res.RowsAffected()
 }
 
 // PruneJobs deletes finished jobs.
 func (s *Store) PruneJobs(ctx context.Context, before time.Time) (int64, error) {
-	res, err := s.write.ExecContext(ctx,
+	return s.execWrite(ctx, "prune jobs",
 		`DELETE FROM jobs WHERE finalized_at IS NOT NULL AND finalized_at < ?`, micros(before))
-	if err != nil {
-		return 0, interpretError(err, "prune jobs")
-	}
-	return res.RowsAffected()
 }
 
 // JobStats counts jobs by state and ages the oldest due one.
 func (s *Store) JobStats(ctx context.Context, now time.Time) (tote.JobStats, error) {
 	st := tote.JobStats{Count: map[tote.JobState]int64{}}
-	rows, err := s.read.QueryContext(ctx, `SELECT state, count(*) FROM jobs GROUP BY state`)
+	rows, err := s.q.QueryContext(ctx, `SELECT state, count(*) FROM jobs GROUP BY state`)
 	if err != nil {
 		return st, interpretError(err, "job stats")
 	}
@@ -163,7 +160,7 @@ func (s *Store) JobStats(ctx context.Context, now time.Time) (tote.JobStats, err
 		return st, interpretError(err, "job stats")
 	}
 	var oldest sql.NullInt64
-	err = s.read.QueryRowContext(ctx,
+	err = s.q.QueryRowContext(ctx,
 		`SELECT min(run_at) FROM jobs WHERE state = 'available' AND run_at <= ?`, micros(now)).Scan(&oldest)
 	if err != nil {
 		return st, interpretError(err, "job stats")

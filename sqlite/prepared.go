@@ -4,67 +4,174 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
-	"strings"
+	"sync"
 )
 
-// The statements on the hot path of webhook delivery are prepared once, when
-// the store opens, instead of parsed on every call: in the pure-Go driver,
-// parsing a statement costs more than running it (about a third of the CPU
-// of a delivery before this). A transaction uses the writer's prepared
-// statement through Tx.StmtContext, which reuses it on the one writer
-// connection.
+// Statement cache. In the pure-Go driver, parsing a statement costs about
+// as much as running it (a quarter of the CPU of placing an order, and a
+// third of a webhook delivery's, before this). So every statement the store
+// runs is prepared once per connection and reused: the first time a query
+// is seen it runs unprepared and is noted; it is then prepared on its pool
+// at a moment that cannot wait on a connection held by the caller (the
+// writer prepares between two groups, on its own connection; the readers'
+// statements are prepared by a goroutine holding none), and from then on
+// every call reuses it. database/sql prepares a statement again on each
+// further connection of the pool the first time it runs there, and keeps it.
+//
+// The cache is bounded, so the rare queries built from many filter
+// combinations cannot grow it without end: past the bound they run
+// unprepared, as before.
 
-// stmts holds prepared statements by their SQL.
-type stmts map[string]*sql.Stmt
+const maxCachedStatements = 512
 
-func prepareAll(ctx context.Context, db *sql.DB, queries []string) (stmts, error) {
-	out := stmts{}
-	for _, q := range queries {
-		st, err := db.PrepareContext(ctx, q)
-		if err != nil {
-			out.close()
-			return nil, fmt.Errorf("sqlite: prepare %s: %w", strings.Join(strings.Fields(q), " ")[:min(len(q), 60)], err)
-		}
-		out[q] = st
-	}
-	return out, nil
+type stmtCache struct {
+	db *sql.DB
+
+	mu      sync.RWMutex
+	stmts   map[string]*sql.Stmt // nil value: it would not prepare; run it as is
+	pending map[string]struct{}
+	closed  bool
+	noted   chan struct{} // signalled when a query is noted (capacity 1)
 }
 
-func (p stmts) close() error {
-	var errs []error
-	for _, st := range p {
-		errs = append(errs, st.Close())
-	}
-	return errors.Join(errs...)
+func newStmtCache(db *sql.DB) *stmtCache {
+	return &stmtCache{db: db, stmts: map[string]*sql.Stmt{}, pending: map[string]struct{}{}, noted: make(chan struct{}, 1)}
 }
 
-// stmt returns query's prepared statement bound to the transaction, or nil
-// if it is not one of the prepared ones.
-func (tx *Tx) stmt(ctx context.Context, query string) *sql.Stmt {
-	if st := tx.stmts[query]; st != nil {
-		return tx.tx.StmtContext(ctx, st)
+// lookup returns query's prepared statement, or nil (after noting the query
+// to be prepared) if there is none yet.
+func (c *stmtCache) lookup(query string) *sql.Stmt {
+	c.mu.RLock()
+	st, known := c.stmts[query]
+	_, waiting := c.pending[query]
+	n := len(c.stmts) + len(c.pending)
+	c.mu.RUnlock()
+	if known || waiting || n >= maxCachedStatements {
+		return st
+	}
+	c.mu.Lock()
+	if !c.closed && len(c.stmts)+len(c.pending) < maxCachedStatements {
+		c.pending[query] = struct{}{}
+	}
+	c.mu.Unlock()
+	select {
+	case c.noted <- struct{}{}:
+	default:
 	}
 	return nil
 }
 
-func (tx *Tx) execPrepared(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	if st := tx.stmt(ctx, query); st != nil {
+// prepare prepares the noted queries. The caller must not hold a connection
+// of the cache's pool.
+func (c *stmtCache) prepare(ctx context.Context) {
+	c.mu.Lock()
+	if len(c.pending) == 0 || c.closed {
+		c.mu.Unlock()
+		return
+	}
+	queries := make([]string, 0, len(c.pending))
+	for q := range c.pending {
+		queries = append(queries, q)
+	}
+	c.mu.Unlock()
+	for _, q := range queries {
+		st, err := c.db.PrepareContext(ctx, q)
+		if err != nil {
+			st = nil // it will fail again when run, with the caller's context
+		}
+		c.mu.Lock()
+		delete(c.pending, q)
+		if c.closed {
+			if st != nil {
+				st.Close()
+			}
+		} else {
+			c.stmts[q] = st
+		}
+		c.mu.Unlock()
+	}
+}
+
+// prepareInBackground prepares noted queries as they come, until stop is
+// closed.
+func (c *stmtCache) prepareInBackground(stop <-chan struct{}, done chan<- struct{}) {
+	defer close(done)
+	for {
+		select {
+		case <-stop:
+			return
+		case <-c.noted:
+			c.prepare(context.Background())
+		}
+	}
+}
+
+func (c *stmtCache) close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closed = true
+	var errs []error
+	for _, st := range c.stmts {
+		if st != nil {
+			errs = append(errs, st.Close())
+		}
+	}
+	c.stmts = map[string]*sql.Stmt{}
+	return errors.Join(errs...)
+}
+
+// poolQuerier runs statements on a pool, prepared when they can be.
+type poolQuerier struct {
+	db    *sql.DB
+	cache *stmtCache
+}
+
+func (q poolQuerier) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if st := q.cache.lookup(query); st != nil {
 		return st.ExecContext(ctx, args...)
 	}
-	return tx.tx.ExecContext(ctx, query, args...)
+	return q.db.ExecContext(ctx, query, args...)
 }
 
-func (tx *Tx) queryRowPrepared(ctx context.Context, query string, args ...any) *sql.Row {
-	if st := tx.stmt(ctx, query); st != nil {
-		return st.QueryRowContext(ctx, args...)
-	}
-	return tx.tx.QueryRowContext(ctx, query, args...)
-}
-
-func (tx *Tx) queryPrepared(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	if st := tx.stmt(ctx, query); st != nil {
+func (q poolQuerier) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if st := q.cache.lookup(query); st != nil {
 		return st.QueryContext(ctx, args...)
 	}
-	return tx.tx.QueryContext(ctx, query, args...)
+	return q.db.QueryContext(ctx, query, args...)
+}
+
+func (q poolQuerier) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if st := q.cache.lookup(query); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return q.db.QueryRowContext(ctx, query, args...)
+}
+
+// txQuerier runs statements in a transaction, prepared when they can be
+// (Tx.StmtContext reuses the statement already prepared on the
+// transaction's connection).
+type txQuerier struct {
+	tx    *sql.Tx
+	cache *stmtCache
+}
+
+func (q txQuerier) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if st := q.cache.lookup(query); st != nil {
+		return q.tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+	}
+	return q.tx.ExecContext(ctx, query, args...)
+}
+
+func (q txQuerier) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if st := q.cache.lookup(query); st != nil {
+		return q.tx.StmtContext(ctx, st).QueryContext(ctx, args...)
+	}
+	return q.tx.QueryContext(ctx, query, args...)
+}
+
+func (q txQuerier) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if st := q.cache.lookup(query); st != nil {
+		return q.tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
+	}
+	return q.tx.QueryRowContext(ctx, query, args...)
 }

@@ -10,76 +10,79 @@ import (
 )
 
 // The records of the built-in sandboxes (tote.SandboxStore). Every write
-// goes through the single writer connection in an IMMEDIATE transaction, so
-// placements, inventory decrements and intent updates are serialized.
+// goes through the writer (group.go), so placements, inventory decrements
+// and intent updates are serialized.
 
 const sandboxOrderColumns = `id, merchant_id, external_id, reference, status, body, total, currency, date_created`
 
 // PlaceSandboxOrder creates the order and takes its lines out of inventory,
 // unless the reference was placed already.
-func (s *Store) PlaceSandboxOrder(ctx context.Context, p tote.SandboxOrderParams) (*tote.SandboxOrder, bool, error) {
+func (s *Store) PlaceSandboxOrder(ctx context.Context, p tote.SandboxOrderParams) (o *tote.SandboxOrder, placed bool, err error) {
 	demand, err := p.Demand()
 	if err != nil {
 		return nil, false, err
 	}
-	tx, err := s.write.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, false, interpretError(err, "begin")
-	}
-	defer tx.Rollback()
-	var id int64
-	err = tx.QueryRowContext(ctx, `
-		INSERT INTO sandbox_orders (merchant_id, external_id, reference, status, body, total, currency, date_created)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (merchant_id, reference) DO NOTHING RETURNING id`,
-		p.MerchantID, p.ExternalID, p.Reference, p.Status, p.Body, p.Total, p.Currency, micros(p.DateCreated)).Scan(&id)
-	if errors.Is(err, sql.ErrNoRows) { // placed before: change nothing
-		o, err := findSandboxOrder(ctx, tx, p.MerchantID, p.Reference)
-		return o, false, err
-	} else if err != nil {
-		return nil, false, interpretError(err, "place sandbox order")
-	}
-	for _, l := range demand {
-		res, err := tx.ExecContext(ctx, `
-			UPDATE skus SET inventory = inventory - ?, date_last_modified = ?
-			WHERE id = ? AND merchant_id = ? AND inventory >= ?`,
-			l.Quantity, micros(p.DateCreated), l.SkuID, p.MerchantID, l.Quantity)
-		if err != nil {
-			return nil, false, interpretError(err, "take sandbox inventory")
-		}
-		if n, _ := res.RowsAffected(); n == 1 {
-			continue
-		}
-		var left int64
-		err = tx.QueryRowContext(ctx, `SELECT inventory FROM skus WHERE id = ? AND merchant_id = ?`,
-			l.SkuID, p.MerchantID).Scan(&left)
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil, false, tote.SandboxUnknownItem(l.SkuID)
+	err = s.inWriteTx(ctx, func(tx *Tx) error {
+		o, placed = nil, false
+		var id int64
+		err := tx.tx.QueryRowContext(ctx, `
+			INSERT INTO sandbox_orders (merchant_id, external_id, reference, status, body, total, currency, date_created)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (merchant_id, reference) DO NOTHING RETURNING id`,
+			p.MerchantID, p.ExternalID, p.Reference, p.Status, p.Body, p.Total, p.Currency, micros(p.DateCreated)).Scan(&id)
+		if errors.Is(err, sql.ErrNoRows) { // placed before: change nothing
+			o, err = findSandboxOrder(ctx, tx.tx, p.MerchantID, p.Reference)
+			return err
 		} else if err != nil {
-			return nil, false, interpretError(err, "read sandbox inventory")
+			return interpretError(err, "place sandbox order")
 		}
-		return nil, false, tote.SandboxShortage(left)
+		for _, l := range demand {
+			res, err := tx.tx.ExecContext(ctx, `
+				UPDATE skus SET inventory = inventory - ?, date_last_modified = ?
+				WHERE id = ? AND merchant_id = ? AND inventory >= ?`,
+				l.Quantity, micros(p.DateCreated), l.SkuID, p.MerchantID, l.Quantity)
+			if err != nil {
+				return interpretError(err, "take sandbox inventory")
+			}
+			if n, _ := res.RowsAffected(); n == 1 {
+				continue
+			}
+			var left int64
+			err = tx.tx.QueryRowContext(ctx, `SELECT inventory FROM skus WHERE id = ? AND merchant_id = ?`,
+				l.SkuID, p.MerchantID).Scan(&left)
+			if errors.Is(err, sql.ErrNoRows) {
+				return tote.SandboxUnknownItem(l.SkuID)
+			} else if err != nil {
+				return interpretError(err, "read sandbox inventory")
+			}
+			return tote.SandboxShortage(left)
+		}
+		o, placed = &tote.SandboxOrder{ID: id, MerchantID: p.MerchantID, ExternalID: p.ExternalID, Reference: p.Reference,
+			Status: p.Status, Body: p.Body, Total: p.Total, Currency: p.Currency, DateCreated: fromMicros(micros(p.DateCreated))}, true
+		return nil
+	})
+	if err != nil {
+		return nil, false, err
 	}
-	if err := tx.Commit(); err != nil {
-		return nil, false, interpretError(err, "commit")
-	}
-	return &tote.SandboxOrder{ID: id, MerchantID: p.MerchantID, ExternalID: p.ExternalID, Reference: p.Reference,
-		Status: p.Status, Body: p.Body, Total: p.Total, Currency: p.Currency, DateCreated: fromMicros(micros(p.DateCreated))}, true, nil
+	return o, placed, nil
 }
 
 // CountSandboxAttempt adds one to the reference's attempts.
 func (s *Store) CountSandboxAttempt(ctx context.Context, merchantID int64, reference string) (int64, error) {
 	var n int64
-	err := s.write.QueryRowContext(ctx, `
-		INSERT INTO sandbox_attempts (merchant_id, reference, attempts) VALUES (?, ?, 1)
-		ON CONFLICT (merchant_id, reference) DO UPDATE SET attempts = attempts + 1
-		RETURNING attempts`, merchantID, reference).Scan(&n)
-	return n, interpretError(err, "count sandbox attempt")
+	err := s.inWriteTx(ctx, func(tx *Tx) error {
+		err := tx.tx.QueryRowContext(ctx, `
+			INSERT INTO sandbox_attempts (merchant_id, reference, attempts) VALUES (?, ?, 1)
+			ON CONFLICT (merchant_id, reference) DO UPDATE SET attempts = attempts + 1
+			RETURNING attempts`, merchantID, reference).Scan(&n)
+		return interpretError(err, "count sandbox attempt")
+	})
+	return n, err
 }
 
 // FindSandboxOrder returns the order placed with reference.
 func (s *Store) FindSandboxOrder(ctx context.Context, merchantID int64, reference string) (*tote.SandboxOrder, error) {
-	return findSandboxOrder(ctx, s.read, merchantID, reference)
+	return findSandboxOrder(ctx, s.q, merchantID, reference)
 }
 
 func findSandboxOrder(ctx context.Context, q querier, merchantID int64, reference string) (*tote.SandboxOrder, error) {
@@ -93,7 +96,7 @@ func findSandboxOrder(ctx context.Context, q querier, merchantID int64, referenc
 
 // FindSandboxOrders returns the merchant's orders, oldest first.
 func (s *Store) FindSandboxOrders(ctx context.Context, merchantID int64) ([]*tote.SandboxOrder, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT `+sandboxOrderColumns+`
+	rows, err := s.q.QueryContext(ctx, `SELECT `+sandboxOrderColumns+`
 		FROM sandbox_orders WHERE merchant_id = ? ORDER BY id`, merchantID)
 	if err != nil {
 		return nil, interpretError(err, "find sandbox orders")
@@ -125,62 +128,67 @@ const sandboxIntentColumns = `intent_id, client_secret, idempotency_key, token, 
 	amount_captured, amount_refunded, currency, date_created`
 
 // CreateSandboxIntent inserts in unless its idempotency key is known.
-func (s *Store) CreateSandboxIntent(ctx context.Context, in *tote.SandboxIntent) (*tote.SandboxIntent, bool, error) {
-	res, err := s.write.ExecContext(ctx, `
-		INSERT INTO sandbox_payment_intents (`+sandboxIntentColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING`,
-		in.ID, in.ClientSecret, in.IdempotencyKey, in.Token, in.Status, in.Amount,
-		in.AmountCaptured, in.AmountRefunded, in.Currency, micros(in.DateCreated))
+func (s *Store) CreateSandboxIntent(ctx context.Context, in *tote.SandboxIntent) (out *tote.SandboxIntent, created bool, err error) {
+	err = s.inWriteTx(ctx, func(tx *Tx) error {
+		res, err := tx.tx.ExecContext(ctx, `
+			INSERT INTO sandbox_payment_intents (`+sandboxIntentColumns+`)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING`,
+			in.ID, in.ClientSecret, in.IdempotencyKey, in.Token, in.Status, in.Amount,
+			in.AmountCaptured, in.AmountRefunded, in.Currency, micros(in.DateCreated))
+		if err != nil {
+			return interpretError(err, "create sandbox intent")
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			c := *in
+			c.DateCreated = fromMicros(micros(in.DateCreated))
+			out, created = &c, true
+			return nil
+		}
+		out, created = nil, false
+		out, err = scanSandboxIntent(tx.tx.QueryRowContext(ctx, `SELECT `+sandboxIntentColumns+`
+			FROM sandbox_payment_intents WHERE idempotency_key = ?`, in.IdempotencyKey))
+		return interpretError(err, "find sandbox intent by idempotency key")
+	})
 	if err != nil {
-		return nil, false, interpretError(err, "create sandbox intent")
+		return nil, false, err
 	}
-	if n, _ := res.RowsAffected(); n == 1 {
-		c := *in
-		c.DateCreated = fromMicros(micros(in.DateCreated))
-		return &c, true, nil
-	}
-	old, err := scanSandboxIntent(s.write.QueryRowContext(ctx, `SELECT `+sandboxIntentColumns+`
-		FROM sandbox_payment_intents WHERE idempotency_key = ?`, in.IdempotencyKey))
-	return old, false, interpretError(err, "find sandbox intent by idempotency key")
+	return out, created, nil
 }
 
 // FindSandboxIntent returns the intent with the given id.
 func (s *Store) FindSandboxIntent(ctx context.Context, id string) (*tote.SandboxIntent, error) {
-	in, err := scanSandboxIntent(s.read.QueryRowContext(ctx, `SELECT `+sandboxIntentColumns+`
+	in, err := scanSandboxIntent(s.q.QueryRowContext(ctx, `SELECT `+sandboxIntentColumns+`
 		FROM sandbox_payment_intents WHERE intent_id = ?`, id))
 	return in, interpretError(err, fmt.Sprintf("find sandbox intent %q", id))
 }
 
 // FindSandboxIntentBySecret returns the intent with the given client secret.
 func (s *Store) FindSandboxIntentBySecret(ctx context.Context, clientSecret string) (*tote.SandboxIntent, error) {
-	in, err := scanSandboxIntent(s.read.QueryRowContext(ctx, `SELECT `+sandboxIntentColumns+`
+	in, err := scanSandboxIntent(s.q.QueryRowContext(ctx, `SELECT `+sandboxIntentColumns+`
 		FROM sandbox_payment_intents WHERE client_secret = ?`, clientSecret))
 	return in, interpretError(err, "find sandbox intent by client secret")
 }
 
 // UpdateSandboxIntent changes the intent with fn inside one write
 // transaction (the single writer serializes it).
-func (s *Store) UpdateSandboxIntent(ctx context.Context, id string, fn func(*tote.SandboxIntent) error) (*tote.SandboxIntent, error) {
-	tx, err := s.write.BeginTx(ctx, nil)
+func (s *Store) UpdateSandboxIntent(ctx context.Context, id string, fn func(*tote.SandboxIntent) error) (in *tote.SandboxIntent, err error) {
+	err = s.inWriteTx(ctx, func(tx *Tx) error {
+		var err error
+		in, err = scanSandboxIntent(tx.tx.QueryRowContext(ctx, `SELECT `+sandboxIntentColumns+`
+			FROM sandbox_payment_intents WHERE intent_id = ?`, id))
+		if err != nil {
+			return interpretError(err, fmt.Sprintf("find sandbox intent %q", id))
+		}
+		if err := fn(in); err != nil {
+			return err
+		}
+		_, err = tx.tx.ExecContext(ctx, `
+			UPDATE sandbox_payment_intents SET status = ?, amount_captured = ?, amount_refunded = ?
+			WHERE intent_id = ?`, in.Status, in.AmountCaptured, in.AmountRefunded, id)
+		return interpretError(err, "update sandbox intent")
+	})
 	if err != nil {
-		return nil, interpretError(err, "begin")
-	}
-	defer tx.Rollback()
-	in, err := scanSandboxIntent(tx.QueryRowContext(ctx, `SELECT `+sandboxIntentColumns+`
-		FROM sandbox_payment_intents WHERE intent_id = ?`, id))
-	if err != nil {
-		return nil, interpretError(err, fmt.Sprintf("find sandbox intent %q", id))
-	}
-	if err := fn(in); err != nil {
 		return nil, err
-	}
-	if _, err := tx.ExecContext(ctx, `
-		UPDATE sandbox_payment_intents SET status = ?, amount_captured = ?, amount_refunded = ?
-		WHERE intent_id = ?`, in.Status, in.AmountCaptured, in.AmountRefunded, id); err != nil {
-		return nil, interpretError(err, "update sandbox intent")
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, interpretError(err, "commit")
 	}
 	return in, nil
 }

@@ -18,7 +18,7 @@ func (s *Store) snapshot(ctx context.Context, fn func(r reader) error) error {
 		return interpretError(err, "begin read")
 	}
 	defer tx.Rollback()
-	return fn(reader{q: tx})
+	return fn(reader{q: txQuerier{tx: tx, cache: s.readCache}})
 }
 
 // FindOrderByID reads the order and everything in it from one snapshot.

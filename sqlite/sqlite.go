@@ -46,8 +46,9 @@ type Store struct {
 	reader
 	write *sql.DB
 	read  *sql.DB
-	// Prepared statements of the hot paths (prepared.go).
-	writeStmts, readStmts stmts
+	// Each pool's prepared statements (prepared.go).
+	writeCache, readCache *stmtCache
+	readPrepDone          chan struct{}
 
 	// AfterCommitJobs, when set, is called after a transaction that
 	// inserted jobs has committed, so local workers can start at once.
@@ -119,16 +120,11 @@ func Open(ctx context.Context, c Config) (*Store, error) {
 	read.SetMaxOpenConns(c.Readers)
 	read.SetMaxIdleConns(c.Readers)
 	read.SetConnMaxIdleTime(0)
-	s := &Store{reader: reader{q: read}, write: write, read: read}
-	if s.writeStmts, err = prepareAll(ctx, write, preparedWrites); err != nil {
-		s.Close()
-		return nil, err
-	}
-	if s.readStmts, err = prepareAll(ctx, read, preparedReads); err != nil {
-		s.Close()
-		return nil, err
-	}
+	s := &Store{write: write, read: read, writeCache: newStmtCache(write), readCache: newStmtCache(read)}
+	s.reader = reader{q: poolQuerier{db: read, cache: s.readCache}}
 	s.startWriter()
+	s.readPrepDone = make(chan struct{})
+	go s.readCache.prepareInBackground(s.stop, s.readPrepDone)
 	return s, nil
 }
 
@@ -161,22 +157,22 @@ func migrate(ctx context.Context, db *sql.DB) error {
 func (s *Store) Close() error {
 	if s.stop != nil {
 		s.stopWriter()
+		<-s.readPrepDone
 	}
-	return errors.Join(s.read.Close(), s.write.Close())
+	return errors.Join(s.writeCache.close(), s.readCache.close(), s.read.Close(), s.write.Close())
 }
 
 // Ping checks that the database file can be read.
 func (s *Store) Ping(ctx context.Context) error {
 	var one int
-	return s.read.QueryRowContext(ctx, `SELECT 1`).Scan(&one)
+	return s.q.QueryRowContext(ctx, `SELECT 1`).Scan(&one)
 }
 
-// Tx is one write transaction.
+// Tx is one write transaction (one command of a group, group.go).
 type Tx struct {
 	reader
-	tx           *sql.Tx
+	tx           txQuerier
 	insertedJobs bool
-	stmts        stmts // the writer's prepared statements
 }
 
 var _ tote.Tx = (*Tx)(nil)

@@ -241,7 +241,7 @@ func (s *Store) FindDeliveryToSend(ctx context.Context, id int64) (*tote.Deliver
 	var wCreated, wModified int64
 	dest = append(dest, &w.ID, &w.AppID, &w.Event, &w.RemoteEndpoint, &w.Status, &w.SigningSecret,
 		&w.Ordered, &paused, &w.PauseLevel, &wCreated, &wModified, &out.Body, &out.AppWebhookKey)
-	err := s.readStmts[sqlDeliveryToSend].QueryRowContext(ctx, id).Scan(dest...)
+	err := s.q.QueryRowContext(ctx, sqlDeliveryToSend, id).Scan(dest...)
 	if err != nil {
 		return nil, interpretError(err, fmt.Sprintf("find delivery %d to send", id))
 	}
@@ -295,13 +295,6 @@ const (
 	sqlResetPauses = `UPDATE webhooks SET pause_level = 0 WHERE id = ? AND pause_level > 0`
 )
 
-var (
-	preparedWrites = []string{sqlActiveSubscriptions, sqlStreamAdd, sqlInsertDelivery, sqlRecordDelivery,
-		sqlInsertAttempt, sqlStreamEnd, sqlStreamDelete, sqlStreamDeleteLast, sqlStreamNext, sqlResetPauses, sqlInsertJob,
-		sqlJobRetry, sqlJobEnd}
-	preparedReads = []string{sqlDeliveryToSend}
-)
-
 // CreateDelivery inserts a delivery outside any stream, with its job.
 func (tx *Tx) CreateDelivery(ctx context.Context, d *tote.Delivery) error {
 	d.InStream, d.Waiting = false, false
@@ -313,7 +306,7 @@ func (tx *Tx) CreateDelivery(ctx context.Context, d *tote.Delivery) error {
 }
 
 func (tx *Tx) insertDelivery(ctx context.Context, d *tote.Delivery) error {
-	err := tx.queryRowPrepared(ctx, sqlInsertDelivery,
+	err := tx.tx.QueryRowContext(ctx, sqlInsertDelivery,
 		d.WebhookID, d.AppID, d.EventID, d.SourceEventID, d.EventType, d.OrderID, nullInt(d.BagID),
 		d.BagVersion, d.Sequence, d.Status, d.InStream, d.Waiting, d.Attempts, d.StatusCode, d.LastError,
 		nullInt(d.ResendOf), micros(d.DateCreated), micros(d.DateLastModified), nullMicros(d.DateNextAttempt)).Scan(&d.ID)
@@ -340,7 +333,7 @@ func (tx *Tx) fanOut(ctx context.Context, events []*tote.Event) error {
 		if _, ok := subs[e.AppID]; ok {
 			continue
 		}
-		rows, err := tx.queryPrepared(ctx, sqlActiveSubscriptions, e.AppID)
+		rows, err := tx.tx.QueryContext(ctx, sqlActiveSubscriptions, e.AppID)
 		if err != nil {
 			return interpretError(err, "find subscriptions")
 		}
@@ -389,7 +382,7 @@ func (tx *Tx) fanOut(ctx context.Context, events []*tote.Event) error {
 	earlier := map[streamKey]int64{}
 	for _, k := range keys {
 		var pending int64
-		err := tx.queryRowPrepared(ctx, sqlStreamAdd, k.webhook, k.bag, added[k]).Scan(&pending)
+		err := tx.tx.QueryRowContext(ctx, sqlStreamAdd, k.webhook, k.bag, added[k]).Scan(&pending)
 		if err != nil {
 			return interpretError(err, "count delivery into its stream")
 		}
@@ -423,21 +416,13 @@ func (tx *Tx) fanOut(ctx context.Context, events []*tote.Event) error {
 
 // RecordDeliveryOutcomes records turns of deliveries in one transaction.
 func (s *Store) RecordDeliveryOutcomes(ctx context.Context, outcomes []tote.DeliveryOutcome) ([]tote.DeliveryResult, error) {
-	sqlTx, err := s.write.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, interpretError(err, "begin")
-	}
-	defer sqlTx.Rollback()
-	tx := &Tx{reader: reader{q: sqlTx}, tx: sqlTx, stmts: s.writeStmts}
-	results, err := tx.recordOutcomes(ctx, outcomes)
+	var results []tote.DeliveryResult
+	err := s.inWriteTx(ctx, func(tx *Tx) (err error) {
+		results, err = tx.recordOutcomes(ctx, outcomes)
+		return err
+	})
 	if err != nil {
 		return nil, err
-	}
-	if err := sqlTx.Commit(); err != nil {
-		return nil, interpretError(err, "commit delivery outcomes")
-	}
-	if tx.insertedJobs && s.AfterCommitJobs != nil {
-		s.AfterCommitJobs()
 	}
 	return results, nil
 }
@@ -469,7 +454,7 @@ func (tx *Tx) recordOutcomes(ctx context.Context, outcomes []tote.DeliveryOutcom
 		var webhook int64
 		var bag sql.NullInt64
 		var inStream bool
-		err := tx.queryRowPrepared(ctx, sqlRecordDelivery,
+		err := tx.tx.QueryRowContext(ctx, sqlRecordDelivery,
 			o.Status, sent, o.Sent, o.StatusCode, o.Sent || o.Error != "", o.Error, micros(o.Now), next,
 			o.DeliveryID, o.Attempts).Scan(&webhook, &bag, &inStream)
 		if err != nil && err != sql.ErrNoRows {
@@ -481,15 +466,15 @@ func (tx *Tx) recordOutcomes(ctx context.Context, outcomes []tote.DeliveryOutcom
 			var res sql.Result
 			switch {
 			case results[i].Recorded && o.Status == tote.DeliveryStatusInProgress:
-				res, err = tx.execPrepared(ctx, sqlJobRetry, micros(o.NextAttempt), o.Error, o.JobID, o.JobAttempt)
+				res, err = tx.tx.ExecContext(ctx, sqlJobRetry, micros(o.NextAttempt), o.Error, o.JobID, o.JobAttempt)
 			case !results[i].Recorded:
 				// Fenced: the delivery moved on under this attempt (a worker
 				// that lost its lease recorded first). Run the job again
 				// rather than end it: its next run sees the delivery as it
 				// is, and ends, waits or sends accordingly.
-				res, err = tx.execPrepared(ctx, sqlJobRetry, micros(o.Now), "delivery changed under this attempt", o.JobID, o.JobAttempt)
+				res, err = tx.tx.ExecContext(ctx, sqlJobRetry, micros(o.Now), "delivery changed under this attempt", o.JobID, o.JobAttempt)
 			default:
-				res, err = tx.execPrepared(ctx, sqlJobEnd, tote.JobStateCompleted, "", micros(o.Now), o.JobID, o.JobAttempt)
+				res, err = tx.tx.ExecContext(ctx, sqlJobEnd, tote.JobStateCompleted, "", micros(o.Now), o.JobID, o.JobAttempt)
 			}
 			if err != nil {
 				return nil, interpretError(err, fmt.Sprintf("end job %d", o.JobID))
@@ -502,7 +487,7 @@ func (tx *Tx) recordOutcomes(ctx context.Context, outcomes []tote.DeliveryOutcom
 		}
 		byWebhook[webhook] = append(byWebhook[webhook], i)
 		if o.Sent {
-			_, err := tx.execPrepared(ctx, sqlInsertAttempt,
+			_, err := tx.tx.ExecContext(ctx, sqlInsertAttempt,
 				o.DeliveryID, webhook, o.Attempts+1, o.StatusCode, o.Error, o.Succeeded,
 				o.Duration.Microseconds(), micros(o.Now))
 			if err != nil {
@@ -521,7 +506,7 @@ func (tx *Tx) recordOutcomes(ctx context.Context, outcomes []tote.DeliveryOutcom
 	for _, e := range ended {
 		now := outcomes[e.i].Now
 		// Most often the stream held only this delivery: it ends.
-		res, err := tx.execPrepared(ctx, sqlStreamDeleteLast, e.webhook, e.bag)
+		res, err := tx.tx.ExecContext(ctx, sqlStreamDeleteLast, e.webhook, e.bag)
 		if err != nil {
 			return nil, interpretError(err, "end stream")
 		}
@@ -529,20 +514,20 @@ func (tx *Tx) recordOutcomes(ctx context.Context, outcomes []tote.DeliveryOutcom
 			continue
 		}
 		var pending int64
-		err = tx.queryRowPrepared(ctx, sqlStreamEnd, e.webhook, e.bag).Scan(&pending)
+		err = tx.tx.QueryRowContext(ctx, sqlStreamEnd, e.webhook, e.bag).Scan(&pending)
 		if err == sql.ErrNoRows {
 			continue
 		} else if err != nil {
 			return nil, interpretError(err, "end stream turn")
 		}
 		if pending <= 0 {
-			if _, err := tx.execPrepared(ctx, sqlStreamDelete, e.webhook, e.bag); err != nil {
+			if _, err := tx.tx.ExecContext(ctx, sqlStreamDelete, e.webhook, e.bag); err != nil {
 				return nil, interpretError(err, "end stream")
 			}
 			continue
 		}
 		var id int64
-		err = tx.queryRowPrepared(ctx, sqlStreamNext, micros(now), micros(now), e.webhook, e.bag).Scan(&id)
+		err = tx.tx.QueryRowContext(ctx, sqlStreamNext, micros(now), micros(now), e.webhook, e.bag).Scan(&id)
 		if err == sql.ErrNoRows {
 			continue
 		} else if err != nil {
@@ -588,7 +573,7 @@ func (tx *Tx) webhookHealth(ctx context.Context, id int64, indexes []int, outcom
 		return nil
 	}
 	if succeeded >= 0 {
-		if _, err := tx.execPrepared(ctx, sqlResetPauses, id); err != nil {
+		if _, err := tx.tx.ExecContext(ctx, sqlResetPauses, id); err != nil {
 			return interpretError(err, "reset webhook pauses")
 		}
 		return nil
@@ -669,11 +654,10 @@ func (s *Store) PruneDeliveries(ctx context.Context, before time.Time) (int64, e
 				AND date_last_modified < ? LIMIT 5000)`,
 	} {
 		for {
-			res, err := s.write.ExecContext(ctx, q, micros(before))
+			n, err := s.execWrite(ctx, "prune deliveries", q, micros(before))
 			if err != nil {
-				return total, interpretError(err, "prune deliveries")
+				return total, err
 			}
-			n, _ := res.RowsAffected()
 			total += n
 			if n < 5000 {
 				break

@@ -51,7 +51,7 @@ type Engine struct {
 	PlatformTimeout time.Duration
 
 	waitMu  sync.Mutex
-	waiters map[int64][]chan struct{}
+	waiters map[int64][]chan *tote.Order
 }
 
 func (e *Engine) maxAttempts() int { return cmpOr(e.MaxAttempts, 5) }
@@ -253,7 +253,7 @@ func (e *Engine) PlaceOrder(ctx context.Context, app *tote.App, r *OrderRequest)
 		}
 	}
 
-	now := e.Clock.Now()
+	now := lifecycle.Now(e.Clock)
 	o := &tote.Order{
 		AppID: app.ID, AppOrderID: r.AppOrderID, ReferralID: r.ReferralID, IdempotencyKey: r.IdempotencyKey,
 		Status: tote.OrderStatusInProgress, Currency: r.Currency, DateCreated: now, DateLastModified: now,
@@ -305,13 +305,20 @@ func (e *Engine) PlaceOrder(ctx context.Context, app *tote.App, r *OrderRequest)
 			return nil
 		}
 	} else {
-		// Each bag's job marks it SUBMITTED and sends it, all bags at once.
+		// The bags are marked SUBMITTED (their first attempt counted) with
+		// the order, and each bag's job sends it, all bags at once: a job
+		// that starts for the first time knows nothing was sent yet.
 		cmd.Run = func(st *tote.OrderState, _ int) (tote.Outcome, error) {
-			return merge(st.Submit, func() (tote.Outcome, error) { return st.Authorize(false) })
+			steps := []func() (tote.Outcome, error){st.Submit, func() (tote.Outcome, error) { return st.Authorize(false) }}
+			for i := range st.Bags {
+				steps = append(steps, func() (tote.Outcome, error) { return st.SubmitBag(i) })
+			}
+			return merge(steps...)
 		}
 		cmd.Edit = func(c *lifecycle.Change) error {
 			c.Order.DateSubmitted = &c.Now
 			for _, b := range c.Order.Bags {
+				b.SubmitAttempts, b.DateSubmitted = 1, &c.Now
 				c.Order.Transactions = append(c.Order.Transactions, &tote.PaymentTransaction{
 					BagID: b.ID, Type: tote.TransactionAuthorization, Amount: b.Total, Currency: b.Currency,
 					Status: "COMPLETED", PaymentProvider: tote.PaymentProviderSandbox,
@@ -340,7 +347,7 @@ func (e *Engine) PlaceOrder(ctx context.Context, app *tote.App, r *OrderRequest)
 	if intent.Status == tote.IntentRequiresAction {
 		return res.Order, nil
 	}
-	o, err = e.waitFirstAttempts(ctx, res.Order.ID)
+	o, err = e.waitFirstAttempts(ctx, res.Order)
 	if err != nil {
 		return nil, err
 	}
@@ -370,33 +377,43 @@ func merge(steps ...func() (tote.Outcome, error)) (tote.Outcome, error) {
 
 // waitFirstAttempts waits until no bag of the order is in flight (each has
 // had an outcome) and, once every bag has settled, until the payment is
-// settled too; or until e.Wait passes. Jobs of this process wake it at
-// once; others are seen by polling.
-func (e *Engine) waitFirstAttempts(ctx context.Context, orderID int64) (*tote.Order, error) {
-	ch := e.subscribe(orderID)
-	defer e.unsubscribe(orderID, ch)
+// settled too; or until e.Wait passes. The commands of this process tell
+// it what they made of the order (Committed), so it reads the order back
+// only when that says it is done, to answer with the order as stored; the
+// jobs of other processes are seen by polling.
+func (e *Engine) waitFirstAttempts(ctx context.Context, created *tote.Order) (*tote.Order, error) {
+	ch := e.subscribe(created.ID)
+	defer e.unsubscribe(created.ID, ch)
 	deadline := time.NewTimer(cmpOr(e.Wait, 10*time.Second))
 	defer deadline.Stop()
-	poll := time.NewTicker(50 * time.Millisecond)
+	poll := time.NewTicker(pollInterval)
 	defer poll.Stop()
+	hint := created
 	for {
-		o, err := e.Store.FindOrderByID(ctx, orderID)
-		if err != nil {
-			return nil, err
-		}
-		if firstAttemptsDone(o) {
-			return o, nil
+		if hint == nil || firstAttemptsDone(hint) {
+			o, err := e.Store.FindOrderByID(ctx, created.ID)
+			if err != nil {
+				return nil, err
+			}
+			if firstAttemptsDone(o) {
+				return o, nil
+			}
 		}
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		case <-deadline.C:
-			return o, nil
-		case <-ch:
+			return e.Store.FindOrderByID(ctx, created.ID)
+		case hint = <-ch:
 		case <-poll.C:
+			hint = nil
 		}
 	}
 }
+
+// pollInterval is how often a waiting request reads its order, for the
+// changes made by other processes.
+const pollInterval = 250 * time.Millisecond
 
 func firstAttemptsDone(o *tote.Order) bool {
 	settled := true
@@ -412,18 +429,18 @@ func firstAttemptsDone(o *tote.Order) bool {
 	return true
 }
 
-func (e *Engine) subscribe(orderID int64) chan struct{} {
-	ch := make(chan struct{}, 1)
+func (e *Engine) subscribe(orderID int64) chan *tote.Order {
+	ch := make(chan *tote.Order, 1)
 	e.waitMu.Lock()
 	defer e.waitMu.Unlock()
 	if e.waiters == nil {
-		e.waiters = map[int64][]chan struct{}{}
+		e.waiters = map[int64][]chan *tote.Order{}
 	}
 	e.waiters[orderID] = append(e.waiters[orderID], ch)
 	return ch
 }
 
-func (e *Engine) unsubscribe(orderID int64, ch chan struct{}) {
+func (e *Engine) unsubscribe(orderID int64, ch chan *tote.Order) {
 	e.waitMu.Lock()
 	defer e.waitMu.Unlock()
 	list := e.waiters[orderID]
@@ -440,14 +457,18 @@ func (e *Engine) unsubscribe(orderID int64, ch chan struct{}) {
 	}
 }
 
-// changed wakes the requests waiting on an order.
-func (e *Engine) changed(orderID int64) {
+// Committed hands a command's result to the requests waiting on its order
+// (wire it to lifecycle.Service.Committed). Each waiter keeps only the
+// latest; it never blocks.
+func (e *Engine) Committed(res *lifecycle.Result) {
+	o := res.Order
 	e.waitMu.Lock()
 	defer e.waitMu.Unlock()
-	for _, ch := range e.waiters[orderID] {
+	for _, ch := range e.waiters[o.ID] {
 		select {
-		case ch <- struct{}{}:
+		case <-ch:
 		default:
 		}
+		ch <- o
 	}
 }

@@ -21,7 +21,6 @@ func (e *Engine) submitBag(ctx context.Context, j *tote.Job) error {
 	if err := json.Unmarshal(j.Args, &args); err != nil {
 		return job.Permanent(err)
 	}
-	defer e.changed(args.OrderID)
 	o, err := e.Store.FindOrderByID(ctx, args.OrderID)
 	if err != nil {
 		return err
@@ -30,8 +29,11 @@ func (e *Engine) submitBag(ctx context.Context, j *tote.Job) error {
 	if bag == nil {
 		return job.Permanent(fmt.Errorf("bag %d is not in order %d", args.BagID, args.OrderID))
 	}
-	switch bag.Status {
-	case tote.BagStatusSubmitted:
+	switch {
+	case bag.Status == tote.BagStatusSubmitted && j.Attempt == 1 && bag.SubmitAttempts == 1:
+		// The order was created with the bag marked SUBMITTED and this
+		// job starts for the first time: nothing was sent yet.
+	case bag.Status == tote.BagStatusSubmitted:
 		// The last attempt's outcome is unknown: ask before sending again.
 		rec, err := e.Platform.Lookup(ctx, bag.MerchantID, bag.Reference)
 		if err == nil {
@@ -47,7 +49,7 @@ func (e *Engine) submitBag(ctx context.Context, j *tote.Job) error {
 			return err
 		}
 		bag.SubmitAttempts++
-	case tote.BagStatusInProgress:
+	case bag.Status == tote.BagStatusInProgress:
 		res, err := e.Lifecycle.Apply(ctx, lifecycle.Command{OrderID: o.ID, BagID: bag.ID,
 			Run:  func(st *tote.OrderState, i int) (tote.Outcome, error) { return st.SubmitBag(i) },
 			Edit: countAttempt,
@@ -186,7 +188,6 @@ func (e *Engine) settleOrder(ctx context.Context, j *tote.Job) error {
 	if err := json.Unmarshal(j.Args, &args); err != nil {
 		return job.Permanent(err)
 	}
-	defer e.changed(args.OrderID)
 	o, err := e.Store.FindOrderByID(ctx, args.OrderID)
 	if err != nil {
 		return err

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"strconv"
@@ -52,6 +53,8 @@ type serveConfig struct {
 	webhookWorkers             int
 	webhookTimeout             time.Duration
 	webhookEndpointConcurrency int
+
+	pprofAddr string
 }
 
 func parseServe(args []string, stderr io.Writer) (*serveConfig, error) {
@@ -90,6 +93,8 @@ func parseServe(args []string, stderr io.Writer) (*serveConfig, error) {
 		"how long an endpoint has to answer a delivery with a 2xx (env TOTE_WEBHOOK_TIMEOUT)")
 	fs.IntVar(&c.webhookEndpointConcurrency, "webhook-endpoint-concurrency", envInt("TOTE_WEBHOOK_ENDPOINT_CONCURRENCY", 16),
 		"deliveries in flight to one subscription from this process (env TOTE_WEBHOOK_ENDPOINT_CONCURRENCY)")
+	fs.StringVar(&c.pprofAddr, "pprof-addr", os.Getenv("TOTE_PPROF_ADDR"),
+		"address to serve Go's /debug/pprof profiles on; empty serves none (env TOTE_PPROF_ADDR)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -142,6 +147,11 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 		Policy: webhook.Policy{Schedule: c.webhookSchedule}, EndpointConcurrency: c.webhookEndpointConcurrency}
 	dispatcher.Register(deliveries)
 
+	if c.pprofAddr != "" {
+		if err := servePprof(ctx, c.pprofAddr, log); err != nil {
+			return err
+		}
+	}
 	ln, err := net.Listen("tcp", c.addr)
 	if err != nil {
 		return err
@@ -174,6 +184,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 		PlatformTimeout: c.platformTimeout,
 	}
 	engine.Register(runner)
+	engine.Lifecycle.Committed = engine.Committed
 
 	srv := &api.Server{
 		Store:    store,
@@ -329,4 +340,24 @@ func selfURL(addr net.Addr) string {
 		ip = net.IPv4(127, 0, 0, 1)
 	}
 	return "http://" + net.JoinHostPort(ip.String(), strconv.Itoa(tcp.Port))
+}
+
+// servePprof serves Go's runtime profiles on their own listener, so they
+// are never reachable through the API's address.
+func servePprof(ctx context.Context, addr string, log *slog.Logger) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("--pprof-addr: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	context.AfterFunc(ctx, func() { srv.Close() })
+	log.Info("serving profiles", "addr", ln.Addr().String())
+	return nil
 }
