@@ -50,7 +50,7 @@ func (tx *Tx) InsertJobs(ctx context.Context, jobs []tote.JobParams) ([]int64, e
 // UPDATE … WHERE id IN (SELECT … LIMIT) cannot hand one job to two claimers.
 func (s *Store) ClaimJobs(ctx context.Context, p tote.ClaimJobsParams) ([]*tote.Job, error) {
 	now := micros(p.Now)
-	args := []any{tote.JobStateRunning, now, p.Worker, micros(p.Now.Add(p.Lease)), now}
+	args := []any{now, p.Worker, micros(p.Now.Add(p.Lease)), now}
 	kinds := ""
 	if len(p.Kinds) > 0 {
 		kinds = ` AND kind IN (?` + strings.Repeat(`, ?`, len(p.Kinds)-1) + `)`
@@ -62,7 +62,7 @@ func (s *Store) ClaimJobs(ctx context.Context, p tote.ClaimJobsParams) ([]*tote.
 	var jobs []*tote.Job
 	err := s.inWriteTx(ctx, func(tx *Tx) error {
 		rows, err := tx.tx.QueryContext(ctx, `
-			UPDATE jobs SET state = ?, attempt = attempt + 1, attempted_at = ?, attempted_by = ?,
+			UPDATE jobs SET state = 'running', attempt = attempt + 1, attempted_at = ?, attempted_by = ?,
 				lease_until = ?
 			WHERE id IN (
 				SELECT id FROM jobs WHERE state = 'available' AND run_at <= ?`+kinds+`

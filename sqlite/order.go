@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -89,7 +90,7 @@ func (tx *Tx) CreateOrder(ctx context.Context, o *tote.Order) error {
 			}
 		}
 	}
-	return nil
+	return tx.remember(o)
 }
 
 func customerEmail(o *tote.Order) string {
@@ -99,36 +100,111 @@ func customerEmail(o *tote.Order) string {
 	return strings.ToLower(o.Details.Customer.Email)
 }
 
-// UpdateOrder saves o's status, totals, details, client secret and dates.
-func (tx *Tx) UpdateOrder(ctx context.Context, o *tote.Order) error {
+// The columns UpdateOrder and UpdateBag save. Each update sets only those
+// whose value differs from the row as this transaction read or wrote it
+// (LockOrder, CreateOrder): SQLite rewrites the entry of every index on a
+// column an UPDATE sets, changed or not, and bags carry many indexes for
+// search, while a status change touches two or three columns.
+var (
+	orderUpdateColumns = []string{"app_order_id", "referral_id", "status", "currency", "sub_total",
+		"shipping_total", "tax_total", "discount_total", "total", "customer_email", "details",
+		"payment_intent_client_secret", "date_submitted", "date_last_modified"}
+	bagUpdateColumns = []string{"status", "financial_status", "fulfillment_status", "version",
+		"external_id", "submit_attempts", "sub_total", "shipping_total", "tax_total", "discount_total",
+		"total", "captured", "refunded", "date_submitted", "date_last_modified", "date_last_consolidated"}
+)
+
+func orderUpdateValues(o *tote.Order) ([]any, error) {
 	details, err := json.Marshal(o.Details)
+	if err != nil {
+		return nil, err
+	}
+	return []any{o.AppOrderID, o.ReferralID, string(o.Status), o.Currency, o.SubTotal, o.ShippingTotal,
+		o.TaxTotal, o.DiscountTotal, o.Total, customerEmail(o), details, o.PaymentIntentClientSecret,
+		nullMicros(o.DateSubmitted), micros(o.DateLastModified)}, nil
+}
+
+func bagUpdateValues(b *tote.Bag) []any {
+	return []any{string(b.Status), string(b.FinancialStatus), string(b.FulfillmentStatus), b.Version,
+		b.ExternalID, int64(b.SubmitAttempts), b.SubTotal, b.ShippingTotal, b.TaxTotal, b.DiscountTotal,
+		b.Total, b.Captured, b.Refunded, nullMicros(b.DateSubmitted), micros(b.DateLastModified),
+		nullMicros(b.DateLastConsolidated)}
+}
+
+// changedSet is the SET list of the columns whose value differs from old
+// (all of them when old is unknown), and their values.
+func changedSet(columns []string, values, old []any) (string, []any) {
+	var set strings.Builder
+	var args []any
+	for i, c := range columns {
+		if old != nil && sameValue(values[i], old[i]) {
+			continue
+		}
+		if set.Len() > 0 {
+			set.WriteString(", ")
+		}
+		set.WriteString(c + " = ?")
+		args = append(args, values[i])
+	}
+	return set.String(), args
+}
+
+func sameValue(a, b any) bool {
+	if ab, ok := a.([]byte); ok {
+		bb, ok := b.([]byte)
+		return ok && bytes.Equal(ab, bb)
+	}
+	return a == b
+}
+
+// remember notes the row values of the order and bags as the transaction
+// now holds them.
+func (tx *Tx) remember(o *tote.Order) error {
+	if tx.rows == nil {
+		tx.rows = map[string][]any{}
+	}
+	vals, err := orderUpdateValues(o)
 	if err != nil {
 		return err
 	}
-	res, err := tx.tx.ExecContext(ctx, `
-		UPDATE orders SET app_order_id = ?, referral_id = ?, status = ?, currency = ?,
-			sub_total = ?, shipping_total = ?, tax_total = ?, discount_total = ?, total = ?,
-			customer_email = ?, details = ?, payment_intent_client_secret = ?,
-			date_submitted = ?, date_last_modified = ?
-		WHERE id = ?`,
-		o.AppOrderID, o.ReferralID, o.Status, o.Currency, o.SubTotal, o.ShippingTotal, o.TaxTotal,
-		o.DiscountTotal, o.Total, customerEmail(o), details, o.PaymentIntentClientSecret,
-		nullMicros(o.DateSubmitted), micros(o.DateLastModified), o.ID)
-	return checkUpdated(res, err, fmt.Sprintf("update order %d", o.ID))
+	tx.rows[fmt.Sprint("order ", o.ID)] = vals
+	for _, b := range o.Bags {
+		tx.rows[fmt.Sprint("bag ", b.ID)] = bagUpdateValues(b)
+	}
+	return nil
+}
+
+// UpdateOrder saves o's status, totals, details, client secret and dates.
+func (tx *Tx) UpdateOrder(ctx context.Context, o *tote.Order) error {
+	vals, err := orderUpdateValues(o)
+	if err != nil {
+		return err
+	}
+	key := fmt.Sprint("order ", o.ID)
+	return tx.updateChanged(ctx, "orders", key, o.ID, orderUpdateColumns, vals)
 }
 
 // UpdateBag saves b's statuses, version, external id, attempts, money and dates.
 func (tx *Tx) UpdateBag(ctx context.Context, b *tote.Bag) error {
-	res, err := tx.tx.ExecContext(ctx, `
-		UPDATE bags SET status = ?, financial_status = ?, fulfillment_status = ?, version = ?,
-			external_id = ?, submit_attempts = ?, sub_total = ?, shipping_total = ?, tax_total = ?,
-			discount_total = ?, total = ?, captured = ?, refunded = ?, date_submitted = ?,
-			date_last_modified = ?, date_last_consolidated = ?
-		WHERE id = ?`,
-		b.Status, b.FinancialStatus, b.FulfillmentStatus, b.Version, b.ExternalID, b.SubmitAttempts,
-		b.SubTotal, b.ShippingTotal, b.TaxTotal, b.DiscountTotal, b.Total, b.Captured, b.Refunded,
-		nullMicros(b.DateSubmitted), micros(b.DateLastModified), nullMicros(b.DateLastConsolidated), b.ID)
-	return checkUpdated(res, err, fmt.Sprintf("update bag %d", b.ID))
+	key := fmt.Sprint("bag ", b.ID)
+	return tx.updateChanged(ctx, "bags", key, b.ID, bagUpdateColumns, bagUpdateValues(b))
+}
+
+func (tx *Tx) updateChanged(ctx context.Context, table, key string, id int64, columns []string, vals []any) error {
+	old := tx.rows[key]
+	set, args := changedSet(columns, vals, old)
+	if set == "" {
+		return nil // the row holds these values already
+	}
+	res, err := tx.tx.ExecContext(ctx, `UPDATE `+table+` SET `+set+` WHERE id = ?`, append(args, id)...)
+	if err := checkUpdated(res, err, fmt.Sprintf("update %s", key)); err != nil {
+		return err
+	}
+	if tx.rows == nil {
+		tx.rows = map[string][]any{}
+	}
+	tx.rows[key] = vals
+	return nil
 }
 
 func checkUpdated(res sql.Result, err error, what string) error {
@@ -292,7 +368,11 @@ func (r reader) FindBagByID(ctx context.Context, id int64) (*tote.Bag, error) {
 // LockOrder returns the order. The transaction already holds SQLite's
 // write lock (BEGIN IMMEDIATE), so no other writer can change it meanwhile.
 func (tx *Tx) LockOrder(ctx context.Context, id int64) (*tote.Order, error) {
-	return tx.FindOrderByID(ctx, id)
+	o, err := tx.FindOrderByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return o, tx.remember(o)
 }
 
 func (r reader) findBags(ctx context.Context, where string, args ...any) ([]*tote.Bag, error) {

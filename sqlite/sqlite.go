@@ -173,6 +173,9 @@ type Tx struct {
 	reader
 	tx           txQuerier
 	insertedJobs bool
+	// rows holds the values of the orders and bags this transaction read
+	// or wrote, by "order ID" and "bag ID" (order.go).
+	rows map[string][]any
 }
 
 var _ tote.Tx = (*Tx)(nil)

@@ -139,6 +139,41 @@ func testOrder(t *testing.T, open Opener) {
 	noErr(t, err, "find bag")
 	equal(t, "bag", bag, o.Bags[1])
 
+	// In one transaction a change and then its undo both land (a store
+	// that saves only what changed must compare with what it last wrote).
+	err = s.InTx(ctx, func(tx tote.Tx) error {
+		locked, err := tx.LockOrder(ctx, o.ID)
+		if err != nil {
+			return err
+		}
+		b := locked.Bags[0]
+		b.Status, b.ExternalID = tote.BagStatusSubmitted, "ext-0"
+		if err := tx.UpdateBag(ctx, b); err != nil {
+			return err
+		}
+		b.Status = tote.BagStatusInProgress
+		if err := tx.UpdateBag(ctx, b); err != nil {
+			return err
+		}
+		o.Bags[0] = b
+		return nil
+	})
+	noErr(t, err, "change and undo")
+	bag, err = s.FindBagByID(ctx, o.Bags[0].ID)
+	noErr(t, err, "find bag")
+	equal(t, "bag after change and undo", bag, o.Bags[0])
+	// A bag updated without LockOrder is saved whole.
+	err = s.InTx(ctx, func(tx tote.Tx) error {
+		b := *o.Bags[0]
+		b.Captured, b.Version, b.DateLastModified = 700, b.Version+1, later.Add(time.Second)
+		o.Bags[0] = &b
+		return tx.UpdateBag(ctx, &b)
+	})
+	noErr(t, err, "update without lock")
+	got, err = s.FindOrderByID(ctx, o.ID)
+	noErr(t, err, "find order")
+	equal(t, "order after update without lock", got, o)
+
 	if _, err := s.FindOrderByID(ctx, o.ID+1000); !errors.Is(err, tote.ErrNotFound) {
 		t.Fatalf("unknown order: err = %v", err)
 	}
