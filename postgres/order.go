@@ -186,9 +186,7 @@ func (r reader) loadOrder(ctx context.Context, o *tote.Order) error {
 	if err := r.loadSkus(ctx, bags, `WHERE order_id = $1`, o.ID); err != nil {
 		return err
 	}
-	rows, err := r.q.Query(ctx, `
-		SELECT id, order_id, bag_id, entity_type, entity_id, type, message, external_platform, date_created
-		FROM order_errors WHERE order_id = $1 ORDER BY id`, o.ID)
+	rows, err := r.q.Query(ctx, orderErrorsSQL, o.ID)
 	if err != nil {
 		return interpretError(err, "find order errors")
 	}
@@ -214,12 +212,29 @@ func (r reader) loadOrder(ctx context.Context, o *tote.Order) error {
 	return err
 }
 
-// findTransactions reads the payment transactions selected by where.
-func (r reader) findTransactions(ctx context.Context, where string, args ...any) ([]*tote.PaymentTransaction, error) {
-	rows, err := r.q.Query(ctx, `
+const orderErrorsSQL = `
+		SELECT id, order_id, bag_id, entity_type, entity_id, type, message, external_platform, date_created
+		FROM order_errors WHERE order_id = $1 ORDER BY id`
+
+func transactionsSQL(where string) string {
+	return `
 		SELECT id, order_id, bag_id, type, amount, currency, status, payment_provider,
 			payment_provider_transaction_id, date_created
-		FROM payment_transactions `+where+` ORDER BY id`, args...)
+		FROM payment_transactions ` + where + ` ORDER BY id`
+}
+
+func skusSQL(where string) string {
+	return `
+		SELECT id, order_id, bag_id, sku_id, merchant_id, name, quantity, price, line_price,
+			quantity_fulfilled, quantity_refunded, status
+		FROM order_skus ` + where + ` ORDER BY id`
+}
+
+func bagsSQL(where string) string { return `SELECT ` + bagColumns + ` FROM bags ` + where }
+
+// findTransactions reads the payment transactions selected by where.
+func (r reader) findTransactions(ctx context.Context, where string, args ...any) ([]*tote.PaymentTransaction, error) {
+	rows, err := r.q.Query(ctx, transactionsSQL(where), args...)
 	if err != nil {
 		return nil, interpretError(err, "find payment transactions")
 	}
@@ -247,10 +262,7 @@ func (r reader) loadSkus(ctx context.Context, bags []*tote.Bag, where string, ar
 	for _, b := range bags {
 		byID[b.ID] = b
 	}
-	rows, err := r.q.Query(ctx, `
-		SELECT id, order_id, bag_id, sku_id, merchant_id, name, quantity, price, line_price,
-			quantity_fulfilled, quantity_refunded, status
-		FROM order_skus `+where+` ORDER BY id`, args...)
+	rows, err := r.q.Query(ctx, skusSQL(where), args...)
 	if err != nil {
 		return interpretError(err, "find order skus")
 	}
@@ -287,14 +299,11 @@ func (r reader) FindBagByID(ctx context.Context, id int64) (*tote.Bag, error) {
 // LockOrder reads the order with FOR UPDATE: another writer of the same
 // order waits until this transaction ends, then sees its result.
 func (tx *Tx) LockOrder(ctx context.Context, id int64) (*tote.Order, error) {
-	if _, err := tx.tx.Exec(ctx, `SELECT 1 FROM orders WHERE id = $1 FOR UPDATE`, id); err != nil {
-		return nil, interpretError(err, fmt.Sprintf("lock order %d", id))
-	}
-	return tx.FindOrderByID(ctx, id)
+	return readOrder(ctx, tx.tx, id, true, false)
 }
 
 func (r reader) findBags(ctx context.Context, where string, args ...any) ([]*tote.Bag, error) {
-	rows, err := r.q.Query(ctx, `SELECT `+bagColumns+` FROM bags `+where, args...)
+	rows, err := r.q.Query(ctx, bagsSQL(where), args...)
 	if err != nil {
 		return nil, interpretError(err, "find bags")
 	}

@@ -19,9 +19,8 @@ func (s *Store) snapshot(ctx context.Context, fn func(r reader) error) error {
 }
 
 // FindOrderByID reads the order and everything in it from one snapshot.
-func (s *Store) FindOrderByID(ctx context.Context, id int64) (o *tote.Order, err error) {
-	err = s.snapshot(ctx, func(r reader) error { o, err = r.FindOrderByID(ctx, id); return err })
-	return o, err
+func (s *Store) FindOrderByID(ctx context.Context, id int64) (*tote.Order, error) {
+	return readOrder(ctx, s.pool, id, false, true)
 }
 
 // FindOrderByIdempotencyKey reads the order from one snapshot.
