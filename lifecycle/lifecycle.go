@@ -34,7 +34,8 @@ type Service struct {
 	Snapshot func(*tote.Order) ([]byte, error)
 	// Committed, when set, is told each command's result once it has
 	// committed (a request waiting on the order can look at it instead of
-	// reading it back). It must not block.
+	// reading it back). It must not block, nor change the result, which
+	// the command's caller holds too.
 	Committed func(*Result)
 }
 

@@ -59,7 +59,19 @@ func (s *Store) inWriteTx(ctx context.Context, fn func(*Tx) error) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	return <-req.done // always answered, even on close
+	select {
+	case err := <-req.done:
+		return err
+	case <-s.writerDone:
+		// The writer stopped; it answers everything it took, but a request
+		// queued after its last look at the queue is never taken.
+		select {
+		case err := <-req.done:
+			return err
+		default:
+			return errClosed
+		}
+	}
 }
 
 func (s *Store) writer() {
@@ -105,32 +117,45 @@ func (s *Store) runGroup(batch []*writeReq) {
 		return
 	}
 	defer sqlTx.Rollback()
-	q := txQuerier{tx: sqlTx, cache: s.writeCache}
+	// detached: a command's caller going away must not interrupt the
+	// connection, which would roll back the whole group (see txQuerier).
+	q := txQuerier{tx: sqlTx, cache: s.writeCache, detached: true}
 	results := make([]error, len(batch))
 	jobs := false
+	// broken is set when the group's transaction can no longer be trusted
+	// (a savepoint could not be taken, rolled back to or released): then no
+	// further command runs and none of the group commits.
+	var broken error
 	for i, req := range batch {
 		if err := req.ctx.Err(); err != nil {
 			results[i] = err
 			continue
 		}
 		if _, err := q.ExecContext(ctx, "SAVEPOINT command"); err != nil {
-			results[i] = interpretError(err, "savepoint")
-			continue
+			broken = interpretError(err, "savepoint")
+			break
 		}
 		tx := &Tx{reader: reader{q: q}, tx: q}
 		if err := call(req.fn, tx); err != nil {
 			results[i] = err
 			if _, rerr := q.ExecContext(ctx, "ROLLBACK TO command"); rerr != nil {
-				results[i] = errors.Join(err, interpretError(rerr, "rollback to savepoint"))
+				broken = interpretError(rerr, "rollback to savepoint")
+				break
 			}
 		} else {
 			jobs = jobs || tx.insertedJobs
 		}
-		if _, err := q.ExecContext(ctx, "RELEASE command"); err != nil && results[i] == nil {
-			results[i] = interpretError(err, "release savepoint")
+		if _, err := q.ExecContext(ctx, "RELEASE command"); err != nil {
+			broken = interpretError(err, "release savepoint")
+			break
 		}
 	}
-	cerr := sqlTx.Commit()
+	var cerr error
+	if broken != nil {
+		cerr = fmt.Errorf("the group's transaction was rolled back: %w", broken)
+	} else {
+		cerr = sqlTx.Commit()
+	}
 	for i, req := range batch {
 		if results[i] == nil && cerr != nil {
 			results[i] = fmt.Errorf("sqlite: commit: %w", cerr)

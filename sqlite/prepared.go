@@ -96,12 +96,21 @@ func (c *stmtCache) prepare(ctx context.Context) {
 // closed.
 func (c *stmtCache) prepareInBackground(stop <-chan struct{}, done chan<- struct{}) {
 	defer close(done)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	for {
 		select {
 		case <-stop:
 			return
 		case <-c.noted:
-			c.prepare(context.Background())
+			c.prepare(ctx) // a prepare waiting for a connection ends at stop
 		}
 	}
 }
@@ -150,12 +159,34 @@ func (q poolQuerier) QueryRowContext(ctx context.Context, query string, args ...
 // txQuerier runs statements in a transaction, prepared when they can be
 // (Tx.StmtContext reuses the statement already prepared on the
 // transaction's connection).
+//
+// detached is set for the writer's group transaction, which several
+// commands share: there a statement is not interrupted when its caller's
+// context ends (the driver would interrupt the connection, and SQLite roll
+// back the whole group, other commands' writes included). A command whose
+// context has ended when a statement starts gets the context's error
+// instead, and is rolled back to its savepoint alone.
 type txQuerier struct {
-	tx    *sql.Tx
-	cache *stmtCache
+	tx       *sql.Tx
+	cache    *stmtCache
+	detached bool
+}
+
+func (q txQuerier) context(ctx context.Context) (context.Context, error) {
+	if !q.detached {
+		return ctx, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return context.WithoutCancel(ctx), nil
 }
 
 func (q txQuerier) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	ctx, err := q.context(ctx)
+	if err != nil {
+		return nil, err
+	}
 	if st := q.cache.lookup(query); st != nil {
 		return q.tx.StmtContext(ctx, st).ExecContext(ctx, args...)
 	}
@@ -163,13 +194,23 @@ func (q txQuerier) ExecContext(ctx context.Context, query string, args ...any) (
 }
 
 func (q txQuerier) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	ctx, err := q.context(ctx)
+	if err != nil {
+		return nil, err
+	}
 	if st := q.cache.lookup(query); st != nil {
 		return q.tx.StmtContext(ctx, st).QueryContext(ctx, args...)
 	}
 	return q.tx.QueryContext(ctx, query, args...)
 }
 
+// QueryRowContext cannot return an error of its own: a detached one whose
+// context has ended runs the statement uncancellable, and the command's
+// next statement (or its caller) sees the context's error.
 func (q txQuerier) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if q.detached {
+		ctx = context.WithoutCancel(ctx)
+	}
 	if st := q.cache.lookup(query); st != nil {
 		return q.tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
 	}

@@ -68,11 +68,18 @@ func cmpOr[T comparable](v, def T) T {
 	return v
 }
 
-// Register adds the engine's job kinds to a runner.
+// Register adds the engine's job kinds to a runner, and has the lifecycle
+// service tell the engine of every commit (for the requests waiting on
+// their orders).
 func (e *Engine) Register(r *job.Runner) {
 	platform := cmpOr(e.PlatformTimeout, 10*time.Second)
 	r.Handle(KindSubmitBag, e.submitBag, 2*platform+5*time.Second) // a lookup and a submit
 	r.Handle(KindSettleOrder, e.settleOrder, 2*platform)
+	if prev := e.Lifecycle.Committed; prev != nil {
+		e.Lifecycle.Committed = func(res *lifecycle.Result) { prev(res); e.committed(res) }
+	} else {
+		e.Lifecycle.Committed = e.committed
+	}
 }
 
 // unlimited is the attempt budget of the submission jobs: they must not be
@@ -386,11 +393,12 @@ func (e *Engine) waitFirstAttempts(ctx context.Context, created *tote.Order) (*t
 	defer e.unsubscribe(created.ID, ch)
 	deadline := time.NewTimer(cmpOr(e.Wait, 10*time.Second))
 	defer deadline.Stop()
-	poll := time.NewTicker(pollInterval)
+	interval := firstPoll
+	poll := time.NewTimer(interval)
 	defer poll.Stop()
-	hint := created
+	hint, read := created, false
 	for {
-		if hint == nil || firstAttemptsDone(hint) {
+		if read || firstAttemptsDone(hint) {
 			o, err := e.Store.FindOrderByID(ctx, created.ID)
 			if err != nil {
 				return nil, err
@@ -398,22 +406,48 @@ func (e *Engine) waitFirstAttempts(ctx context.Context, created *tote.Order) (*t
 			if firstAttemptsDone(o) {
 				return o, nil
 			}
+			hint, read = newer(hint, o), false
 		}
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		case <-deadline.C:
 			return e.Store.FindOrderByID(ctx, created.ID)
-		case hint = <-ch:
+		case o := <-ch:
+			hint = newer(hint, o)
 		case <-poll.C:
-			hint = nil
+			read = true
+			interval = min(2*interval, maxPoll)
+			poll.Reset(interval)
 		}
 	}
 }
 
-// pollInterval is how often a waiting request reads its order, for the
-// changes made by other processes.
-const pollInterval = 250 * time.Millisecond
+// A waiting request also reads its order now and then, for the changes
+// made by other processes (and any commit that came before it listened):
+// after 50 ms, then less and less often, down to every 250 ms.
+const (
+	firstPoll = 50 * time.Millisecond
+	maxPoll   = 250 * time.Millisecond
+)
+
+// newer returns whichever of two states of one order is the later: every
+// command that changes a bag raises its version, so the later state has
+// the larger sum of bag versions (b on a tie: it came last).
+func newer(a, b *tote.Order) *tote.Order {
+	if versions(a) > versions(b) {
+		return a
+	}
+	return b
+}
+
+func versions(o *tote.Order) int64 {
+	var n int64
+	for _, b := range o.Bags {
+		n += b.Version
+	}
+	return n
+}
 
 func firstAttemptsDone(o *tote.Order) bool {
 	settled := true
@@ -457,18 +491,20 @@ func (e *Engine) unsubscribe(orderID int64, ch chan *tote.Order) {
 	}
 }
 
-// Committed hands a command's result to the requests waiting on its order
-// (wire it to lifecycle.Service.Committed). Each waiter keeps only the
-// latest; it never blocks.
-func (e *Engine) Committed(res *lifecycle.Result) {
+// committed hands a command's result to the requests waiting on its order
+// (Register wires it to lifecycle.Service.Committed). Each waiter is given
+// the later of what it has not read yet and this; it never blocks. The
+// order is shared: neither side changes it.
+func (e *Engine) committed(res *lifecycle.Result) {
 	o := res.Order
 	e.waitMu.Lock()
 	defer e.waitMu.Unlock()
 	for _, ch := range e.waiters[o.ID] {
 		select {
-		case <-ch:
+		case old := <-ch:
+			ch <- newer(old, o)
 		default:
+			ch <- o
 		}
-		ch <- o
 	}
 }

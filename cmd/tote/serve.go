@@ -184,7 +184,6 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 		PlatformTimeout: c.platformTimeout,
 	}
 	engine.Register(runner)
-	engine.Lifecycle.Committed = engine.Committed
 
 	srv := &api.Server{
 		Store:    store,
