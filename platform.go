@@ -42,11 +42,18 @@ type PlatformLine struct {
 
 // PlatformRecord is the platform's own record of an order.
 type PlatformRecord struct {
-	ExternalID  string
-	Reference   string
+	ExternalID string
+	Reference  string
+	// Status is the platform's: ACCEPTED, BACKORDERED, or
+	// PlatformStatusPending.
 	Status      string
 	DateCreated time.Time
 }
+
+// PlatformStatusPending is the status of an order a platform has taken but
+// not yet confirmed (a cartless platform): the bag stays SUBMITTED and the
+// platform is asked again later.
+const PlatformStatusPending = "PENDING"
 
 // How a platform call failed.
 const (

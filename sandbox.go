@@ -32,6 +32,11 @@ type SandboxStore interface {
 	FindSandboxOrder(ctx context.Context, merchantID int64, reference string) (*SandboxOrder, error)
 	// FindSandboxOrders returns all the merchant's orders, oldest first.
 	FindSandboxOrders(ctx context.Context, merchantID int64) ([]*SandboxOrder, error)
+	// SetSandboxOrderStatus moves the merchant's order placed with
+	// reference from status from to status to, and returns it as it then
+	// is (unchanged when its status was not from); ErrNotFound when there
+	// is no such order.
+	SetSandboxOrderStatus(ctx context.Context, merchantID int64, reference, from, to string) (*SandboxOrder, error)
 
 	// CreateSandboxIntent inserts in unless an intent with its
 	// IdempotencyKey exists, in which case it returns that intent with

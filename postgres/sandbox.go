@@ -101,6 +101,22 @@ func findSandboxOrder(ctx context.Context, q querier, merchantID int64, referenc
 	return o, nil
 }
 
+// SetSandboxOrderStatus moves the order from one status to another.
+func (s *Store) SetSandboxOrderStatus(ctx context.Context, merchantID int64, reference, from, to string) (o *tote.SandboxOrder, err error) {
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `UPDATE sandbox_orders SET status = $1
+			WHERE merchant_id = $2 AND reference = $3 AND status = $4`, to, merchantID, reference, from); err != nil {
+			return interpretError(err, "set sandbox order status")
+		}
+		o, err = findSandboxOrder(ctx, tx, merchantID, reference)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
 // FindSandboxOrders returns the merchant's orders, oldest first.
 func (s *Store) FindSandboxOrders(ctx context.Context, merchantID int64) ([]*tote.SandboxOrder, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+sandboxOrderColumns+`

@@ -94,6 +94,22 @@ func findSandboxOrder(ctx context.Context, q querier, merchantID int64, referenc
 	return o, nil
 }
 
+// SetSandboxOrderStatus moves the order from one status to another.
+func (s *Store) SetSandboxOrderStatus(ctx context.Context, merchantID int64, reference, from, to string) (o *tote.SandboxOrder, err error) {
+	err = s.inWriteTx(ctx, func(tx *Tx) error {
+		if _, err := tx.tx.ExecContext(ctx, `UPDATE sandbox_orders SET status = ?
+			WHERE merchant_id = ? AND reference = ? AND status = ?`, to, merchantID, reference, from); err != nil {
+			return interpretError(err, "set sandbox order status")
+		}
+		o, err = findSandboxOrder(ctx, tx.tx, merchantID, reference)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
 // FindSandboxOrders returns the merchant's orders, oldest first.
 func (s *Store) FindSandboxOrders(ctx context.Context, merchantID int64) ([]*tote.SandboxOrder, error) {
 	rows, err := s.q.QueryContext(ctx, `SELECT `+sandboxOrderColumns+`

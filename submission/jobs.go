@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/toteorg/tote"
 	"github.com/toteorg/tote/job"
@@ -36,7 +37,9 @@ func (e *Engine) submitBag(ctx context.Context, j *tote.Job) error {
 	case bag.Status == tote.BagStatusSubmitted:
 		// The last attempt's outcome is unknown: ask before sending again.
 		rec, err := e.Platform.Lookup(ctx, bag.MerchantID, bag.Reference)
-		if err == nil {
+		if err == nil && rec.Status == tote.PlatformStatusPending {
+			return pending(j)
+		} else if err == nil {
 			return e.accepted(ctx, o, bag, rec)
 		} else if !errors.Is(err, tote.ErrNotFound) {
 			return err // the platform cannot say yet; ask again later
@@ -65,6 +68,8 @@ func (e *Engine) submitBag(ctx context.Context, j *tote.Job) error {
 	rec, err := e.Platform.Submit(ctx, platformOrder(o, bag))
 	var perr *tote.PlatformError
 	switch {
+	case err == nil && rec.Status == tote.PlatformStatusPending:
+		return pending(j)
 	case err == nil:
 		return e.accepted(ctx, o, bag, rec)
 	case errors.As(err, &perr) && perr.Kind == tote.PlatformRejected:
@@ -99,6 +104,20 @@ func (e *Engine) submitBag(ctx context.Context, j *tote.Job) error {
 		return job.RetryAfter(delay, err)
 	}
 }
+
+// pending puts the job back while the platform has taken the bag's order
+// but not confirmed it (a cartless platform): the bag stays SUBMITTED, and
+// the job's next run, past its first, asks the platform by reference
+// before anything else. It asks soon, then less and less often.
+func pending(j *tote.Job) error {
+	return job.Snooze(job.ExponentialBackoff(pendingPoll, maxPendingPoll)(j.Attempt),
+		"the platform has taken the order but not confirmed it yet")
+}
+
+const (
+	pendingPoll    = 250 * time.Millisecond
+	maxPendingPoll = time.Minute
+)
 
 func countAttempt(c *lifecycle.Change) error {
 	c.Bag.SubmitAttempts++

@@ -250,6 +250,27 @@ func TestDirectOrderSubmission(t *testing.T) {
 			}
 		})
 
+		t.Run("Cartless", func(t *testing.T) {
+			// The cartless merchant takes its bag without confirming it;
+			// Tote asks again and the order completes within the wait.
+			m1, cartless := s.merchant(`{"submit": "ACCEPT", "cartless": true}`)
+			_, plain := s.merchant(`{"submit": "ACCEPT"}`)
+			code, o := s.place(dos("cartless", cartless, plain))
+			if code != 200 || o["status"] != "COMPLETED" {
+				t.Fatalf("DOS = %d %v", code, o["status"])
+			}
+			for _, b := range bags(o) {
+				if b["status"] != "ACCEPTED" || b["financial_status"] != "PAID" || b["external_id"] == nil {
+					t.Fatalf("bag %v: %v %v external id %v", b["id"], b["status"], b["financial_status"], b["external_id"])
+				}
+			}
+			list := s.platformOrders(m1)
+			if len(list) != 1 || list[0].(map[string]any)["status"] != "ACCEPTED" ||
+				list[0].(map[string]any)["external_id"] != bags(o)[0]["external_id"] {
+				t.Fatalf("the cartless platform holds %v; want one confirmed order, the bag's", list)
+			}
+		})
+
 		t.Run("RetriesExhausted", func(t *testing.T) {
 			m, flaky := s.merchant(`{"submit": "FAIL_RETRYABLE", "fail_times": 100}`)
 			code, o := s.place(dos("exhausted", flaky))

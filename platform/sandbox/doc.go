@@ -17,11 +17,12 @@
 //
 //	POST /orders   {merchant_id, reference, currency, lines: [{sku_id, name, quantity, price}],
 //	                shipping_total, tax_total, total, customer?, shipping_address?}
-//	  201 a new order, 200 the order already placed with that reference:
+//	  201 a new order (202 a cartless merchant's, not yet confirmed), 200 the
+//	      order already placed with that reference:
 //	      {external_id, merchant_id, reference, status, total, currency, lines, date_created}
 //	  4xx/5xx {type, message}: type is the order error type it means to Tote
 //	GET  /orders?merchant_id=&reference=
-//	  200 the order, 404 none
+//	  200 the order (a PENDING one confirmed first), 404 none
 //
 // What a POST does depends on the merchant's sandbox behaviour
 // (tote.SandboxBehaviour), read from the store on every request:
@@ -37,17 +38,22 @@
 //   - REJECT: 422, type EXTERNAL_SUBMIT_CART; nothing is created.
 //   - FAIL_RETRYABLE with fail_times N: the first N requests for a
 //     reference answer 503 without creating anything, later ones behave as
-//     ACCEPT. Requests are counted per reference in sandbox_attempts.
+//     ACCEPT. Requests are counted per reference in sandbox_attempts
+//     (only while the merchant is FAIL_RETRYABLE and the reference is not
+//     placed).
 //   - TIMEOUT: the order is created as under ACCEPT, and then the platform
 //     does not answer until the caller hangs up, so the caller cannot know
 //     what happened. A repeated request for the reference hangs the same
 //     way; GET answers normally, which is how the outcome is found.
 //   - backorder: an accepted order's status is BACKORDERED instead of
 //     ACCEPTED (inventory is still enforced).
-//   - cartless, push_events: not used by the platform yet. The sandbox has
-//     no cart step (an order is made in one call, which is what a cartless
-//     platform does anyway) and does not send notifications; changes are
-//     found by asking.
+//   - cartless: the platform takes the order (inventory included) but
+//     does not confirm it at once: 202 with status PENDING. It confirms
+//     the order (ACCEPTED, or BACKORDERED) by the time it is next asked
+//     about it (GET), which is how Tote, polling, learns the outcome; a
+//     bag of such a merchant stays SUBMITTED meanwhile.
+//   - push_events: not used by the platform yet: it sends no
+//     notifications; changes are found by asking.
 //
 // # How the connector reads answers
 //

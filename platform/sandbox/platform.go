@@ -22,6 +22,9 @@ const KeyHeader = "X-Sandbox-Key"
 const (
 	OrderStatusAccepted    = "ACCEPTED"
 	OrderStatusBackordered = "BACKORDERED"
+	// OrderStatusPending: a cartless merchant's order, taken but not yet
+	// confirmed (tote.PlatformStatusPending).
+	OrderStatusPending = tote.PlatformStatusPending
 )
 
 // maxBody caps request bodies, as the API does.
@@ -81,11 +84,6 @@ func (p *Platform) handlePlace(w http.ResponseWriter, r *http.Request) {
 	if !ok || !wait(ctx, b.LatencyMS) {
 		return
 	}
-	attempt, err := p.Store.CountSandboxAttempt(ctx, req.MerchantID, req.Reference)
-	if err != nil {
-		p.internalError(w, r, err)
-		return
-	}
 	existing, err := p.Store.FindSandboxOrder(ctx, req.MerchantID, req.Reference)
 	if err == nil {
 		p.answer(w, r, b, http.StatusOK, existing)
@@ -100,6 +98,11 @@ func (p *Platform) handlePlace(w http.ResponseWriter, r *http.Request) {
 		writePlatformError(w, http.StatusUnprocessableEntity, tote.ErrorTypeExternalSubmitCart, "The store refused the order.")
 		return
 	case tote.SandboxFailRetryable:
+		attempt, err := p.Store.CountSandboxAttempt(ctx, req.MerchantID, req.Reference)
+		if err != nil {
+			p.internalError(w, r, err)
+			return
+		}
 		if attempt <= int64(b.FailTimes) {
 			writePlatformError(w, http.StatusServiceUnavailable, tote.ErrorTypeExternalSubmitCart,
 				fmt.Sprintf("The store is unavailable (attempt %d of the %d that fail).", attempt, b.FailTimes))
@@ -107,9 +110,9 @@ func (p *Platform) handlePlace(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
-	status := OrderStatusAccepted
-	if b.Backorder {
-		status = OrderStatusBackordered
+	status := confirmedStatus(b)
+	if b.Cartless {
+		status = OrderStatusPending
 	}
 	body, err := json.Marshal(req)
 	if err != nil {
@@ -133,10 +136,21 @@ func (p *Platform) handlePlace(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	code := http.StatusOK
-	if created {
+	switch {
+	case created && o.Status == OrderStatusPending:
+		code = http.StatusAccepted
+	case created:
 		code = http.StatusCreated
 	}
 	p.answer(w, r, b, code, o)
+}
+
+// confirmedStatus is the status of an order the merchant has confirmed.
+func confirmedStatus(b tote.SandboxBehaviour) string {
+	if b.Backorder {
+		return OrderStatusBackordered
+	}
+	return OrderStatusAccepted
 }
 
 // answer writes the order, or, for a TIMEOUT merchant, nothing until the
@@ -162,6 +176,11 @@ func (p *Platform) handleLookup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	o, err := p.Store.FindSandboxOrder(ctx, merchantID, reference)
+	if err == nil && o.Status == OrderStatusPending {
+		// A cartless platform confirms a taken order by the time it is
+		// asked about it again.
+		o, err = p.Store.SetSandboxOrderStatus(ctx, merchantID, reference, OrderStatusPending, confirmedStatus(b))
+	}
 	if errors.Is(err, tote.ErrNotFound) {
 		writePlatformError(w, http.StatusNotFound, "NOT_FOUND", "No order with that reference.")
 		return

@@ -158,6 +158,41 @@ func TestBackorder(t *testing.T) {
 	})
 }
 
+// TestCartless: a cartless merchant takes the order (and its stock) but
+// confirms it only when asked again; sending the reference again changes
+// nothing.
+func TestCartless(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, open storetest.Opener) {
+		b := setup(t, open)
+		ctx := context.Background()
+		m := storetest.SandboxMerchant(t, b.store, tote.SandboxBehaviour{Submit: tote.SandboxAccept, Cartless: true, Backorder: true})
+		sku := storetest.StockedSKU(t, b.store, m.ID, 5)
+		rec, err := b.conn.Submit(ctx, order(m.ID, "bag-1", line(sku, 2)))
+		if err != nil || rec.Status != tote.PlatformStatusPending || rec.ExternalID == "" {
+			t.Fatalf("submit = %+v, %v; want a PENDING order with an external id", rec, err)
+		}
+		if got := storetest.SKUInventory(t, b.store, sku.ID); got != 3 {
+			t.Fatalf("inventory = %d, want 3: a taken order holds its stock", got)
+		}
+		again, err := b.conn.Submit(ctx, order(m.ID, "bag-1", line(sku, 2)))
+		if err != nil || again.Status != tote.PlatformStatusPending || again.ExternalID != rec.ExternalID {
+			t.Fatalf("submit again = %+v, %v; want the same PENDING order", again, err)
+		}
+		got, err := b.conn.Lookup(ctx, m.ID, "bag-1")
+		if err != nil || got.Status != sandbox.OrderStatusBackordered || got.ExternalID != rec.ExternalID {
+			t.Fatalf("lookup = %+v, %v; want the order confirmed (BACKORDERED, this merchant's status)", got, err)
+		}
+		list := b.orders(t, m.ID)
+		if len(list) != 1 || list[0].Status != sandbox.OrderStatusBackordered {
+			t.Fatalf("platform orders = %+v, want one, confirmed", list)
+		}
+		if got := storetest.SKUInventory(t, b.store, sku.ID); got != 3 {
+			t.Fatalf("inventory = %d, want 3 (taken once)", got)
+		}
+	})
+}
+
 func TestReject(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, open storetest.Opener) {
