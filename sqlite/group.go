@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"time"
 
 	"github.com/toteorg/tote"
 )
@@ -74,8 +75,21 @@ func (s *Store) inWriteTx(ctx context.Context, fn func(*Tx) error) error {
 	}
 }
 
+// optimizeEvery is how often a long-running writer has SQLite refresh the
+// planner's statistics (PRAGMA optimize, as SQLite advises for
+// long-lived connections; it analyzes only tables that changed a lot).
+const optimizeEvery = time.Hour
+
+func (s *Store) optimize(ctx context.Context) {
+	if _, err := s.write.ExecContext(ctx, `PRAGMA optimize`); err != nil {
+		return // statistics are an optimization; the next hour tries again
+	}
+	dropSamples(ctx, s.write)
+}
+
 func (s *Store) writer() {
 	defer close(s.writerDone)
+	lastOptimize := time.Now()
 	batch := make([]*writeReq, 0, maxGroup)
 	for {
 		select {
@@ -102,8 +116,13 @@ func (s *Store) writer() {
 		}
 		s.runGroup(batch)
 		// Between groups the writer holds its connection, idle: the
-		// statements seen for the first time are prepared now.
+		// statements seen for the first time are prepared now, and the
+		// planner's statistics are brought up to date now and then.
 		s.writeCache.prepare(context.Background())
+		if time.Since(lastOptimize) > optimizeEvery {
+			lastOptimize = time.Now()
+			s.optimize(context.Background())
+		}
 	}
 }
 

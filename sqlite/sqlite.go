@@ -108,6 +108,10 @@ func Open(ctx context.Context, c Config) (*Store, error) {
 		write.Close()
 		return nil, fmt.Errorf("sqlite: optimize: %w", err)
 	}
+	if err := dropSamples(ctx, write); err != nil {
+		write.Close()
+		return nil, err
+	}
 
 	rp := url.Values{}
 	rp.Add("_pragma", "busy_timeout(10000)")
@@ -126,6 +130,29 @@ func Open(ctx context.Context, c Config) (*Store, error) {
 	s.readPrepDone = make(chan struct{})
 	go s.readCache.prepareInBackground(s.stop, s.readPrepDone)
 	return s, nil
+}
+
+// dropSamples keeps the planner's row counts per index (sqlite_stat1) but
+// not the value samples ANALYZE also takes (sqlite_stat4, compiled into
+// this driver). With samples, a statement whose plan could depend on a
+// bound value (WHERE order_id = ?, run_at <= ?) is planned again, parsed
+// included, every time that value changes: every call, on the order and
+// job paths, which undoes the statement cache (prepared.go) and costs two
+// to four times the statement. The row counts are what keeps searches on
+// their indexes.
+func dropSamples(ctx context.Context, db *sql.DB) error {
+	var n int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema WHERE name = 'sqlite_stat4'`).Scan(&n); err != nil {
+		return fmt.Errorf("sqlite: statistics: %w", err)
+	}
+	if n == 0 {
+		return nil
+	}
+	// ANALYZE sqlite_schema reloads the statistics without the samples.
+	if _, err := db.ExecContext(ctx, `DELETE FROM sqlite_stat4; ANALYZE sqlite_schema`); err != nil {
+		return fmt.Errorf("sqlite: drop statistics samples: %w", err)
+	}
+	return nil
 }
 
 // Migrate brings the schema of the database at c.Path up to date and
