@@ -48,6 +48,9 @@ func (tx *Tx) InsertJobs(ctx context.Context, jobs []tote.JobParams) ([]int64, e
 
 // ClaimJobs marks due jobs running. SQLite has a single writer, so a plain
 // UPDATE … WHERE id IN (SELECT … LIMIT) cannot hand one job to two claimers.
+// The limit is written "? + 0": SQLite plans a bare "LIMIT ?" with the
+// bound value, so a prepared claim would be planned (and parsed) again
+// whenever the number of free workers changes, nearly every call.
 func (s *Store) ClaimJobs(ctx context.Context, p tote.ClaimJobsParams) ([]*tote.Job, error) {
 	now := micros(p.Now)
 	args := []any{now, p.Worker, micros(p.Now.Add(p.Lease)), now}
@@ -66,7 +69,7 @@ func (s *Store) ClaimJobs(ctx context.Context, p tote.ClaimJobsParams) ([]*tote.
 				lease_until = ?
 			WHERE id IN (
 				SELECT id FROM jobs WHERE state = 'available' AND run_at <= ?`+kinds+`
-				ORDER BY run_at, id LIMIT ?)
+				ORDER BY run_at, id LIMIT ? + 0)
 			RETURNING `+jobColumns, args...)
 		if err != nil {
 			return interpretError(err, "claim jobs")
