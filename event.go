@@ -144,3 +144,34 @@ func MergeEvents(sets ...[]EventType) []EventType {
 	}
 	return merged
 }
+
+// NumberEvents gives each bag's events the bag's next sequence numbers, in
+// order: take(bag, n) reserves the bag's next n numbers (in the store) and
+// returns the last. Stores use it in InsertEvents.
+func NumberEvents(events []*Event, take func(bagID, n int64) (int64, error)) error {
+	counts := map[int64]int64{}
+	var bags []int64
+	for _, e := range events {
+		if e.BagID != 0 {
+			if counts[e.BagID] == 0 {
+				bags = append(bags, e.BagID)
+			}
+			counts[e.BagID]++
+		}
+	}
+	next := make(map[int64]int64, len(bags))
+	for _, bag := range bags {
+		last, err := take(bag, counts[bag])
+		if err != nil {
+			return err
+		}
+		next[bag] = last - counts[bag] + 1
+	}
+	for _, e := range events {
+		if e.BagID != 0 {
+			e.Sequence = next[e.BagID]
+			next[e.BagID]++
+		}
+	}
+	return nil
+}

@@ -97,8 +97,9 @@ type Tx interface {
 	InsertOrderErrors(ctx context.Context, errs []*OrderError) error
 	// InsertPaymentTransactions appends transactions and sets their IDs.
 	InsertPaymentTransactions(ctx context.Context, ts []*PaymentTransaction) error
-	// InsertStatusChange appends c to the audit trail and sets its ID.
-	InsertStatusChange(ctx context.Context, c *StatusChange) error
+	// InsertStatusChanges appends changes to the audit trail, in order,
+	// and sets their IDs.
+	InsertStatusChanges(ctx context.Context, changes []*StatusChange) error
 	// InsertEvents appends events. Each event of a bag gets the bag's next
 	// sequence number (stored on the bag as EventSeq). Each event also fans
 	// out, in this transaction, to every ACTIVE subscription of its app and

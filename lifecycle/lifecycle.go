@@ -225,10 +225,8 @@ func (s *Service) applyTo(ctx context.Context, tx tote.Tx, c Command, o *tote.Or
 			return nil, err
 		}
 	}
-	for _, sc := range res.Changes {
-		if err := tx.InsertStatusChange(ctx, sc); err != nil {
-			return nil, err
-		}
+	if err := tx.InsertStatusChanges(ctx, res.Changes); err != nil {
+		return nil, err
 	}
 	for _, set := range out.Events() {
 		var bagID, version int64 // an order-level change of no single bag

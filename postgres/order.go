@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -365,15 +367,53 @@ func (tx *Tx) InsertPaymentTransactions(ctx context.Context, ts []*tote.PaymentT
 	return nil
 }
 
-// InsertStatusChange appends c to the audit trail.
-func (tx *Tx) InsertStatusChange(ctx context.Context, c *tote.StatusChange) error {
-	err := tx.tx.QueryRow(ctx, `
-		INSERT INTO status_changes (app_id, order_id, bag_id, field, from_status, to_status,
-			trigger, date_created)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
-		c.AppID, c.OrderID, nullInt(c.BagID), c.Field, c.From, c.To, c.Trigger,
-		c.DateCreated).Scan(&c.ID)
-	return interpretError(err, "insert status change")
+// InsertStatusChanges appends changes to the audit trail in one
+// statement. The ids one statement draws from the sequence rise in the
+// order its rows are given, so the ids read back, sorted, are the
+// changes' in order.
+func (tx *Tx) InsertStatusChanges(ctx context.Context, changes []*tote.StatusChange) error {
+	if len(changes) == 0 {
+		return nil
+	}
+	var q strings.Builder
+	q.WriteString(`INSERT INTO status_changes (app_id, order_id, bag_id, field, from_status, to_status,
+		trigger, date_created) VALUES `)
+	args := make([]any, 0, 8*len(changes))
+	for i, c := range changes {
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		q.WriteString(placeholders(len(args), 8))
+		args = append(args, c.AppID, c.OrderID, nullInt(c.BagID), c.Field, c.From, c.To, c.Trigger, c.DateCreated)
+	}
+	q.WriteString(" RETURNING id")
+	rows, err := tx.tx.Query(ctx, q.String(), args...)
+	if err != nil {
+		return interpretError(err, "insert status changes")
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return interpretError(err, "insert status changes")
+	}
+	slices.Sort(ids)
+	for i, c := range changes {
+		c.ID = ids[i]
+	}
+	return nil
+}
+
+// placeholders is "($n+1, …, $n+k)".
+func placeholders(n, k int) string {
+	var b strings.Builder
+	b.WriteByte('(')
+	for i := 1; i <= k; i++ {
+		if i > 1 {
+			b.WriteString(", ")
+		}
+		b.WriteString("$" + strconv.Itoa(n+i))
+	}
+	b.WriteByte(')')
+	return b.String()
 }
 
 func (r reader) FindStatusChanges(ctx context.Context, orderID int64) ([]*tote.StatusChange, error) {
@@ -401,30 +441,38 @@ func (r reader) FindStatusChanges(ctx context.Context, orderID int64) ([]*tote.S
 	return out, interpretError(rows.Err(), "find status changes")
 }
 
-// InsertEvents appends events, numbering each bag's events in sequence.
+// InsertEvents appends events, numbering each bag's events in sequence:
+// one statement per bag takes the bag's next numbers, one inserts them all.
 func (tx *Tx) InsertEvents(ctx context.Context, events []*tote.Event) error {
-	for _, e := range events {
-		if e.BagID != 0 {
-			err := tx.tx.QueryRow(ctx,
-				`UPDATE bags SET event_seq = event_seq + 1 WHERE id = $1 RETURNING event_seq`,
-				e.BagID).Scan(&e.Sequence)
-			if err != nil {
-				return interpretError(err, fmt.Sprintf("number event of bag %d", e.BagID))
-			}
+	if len(events) == 0 {
+		return nil
+	}
+	if err := tote.NumberEvents(events, func(bagID, n int64) (int64, error) {
+		var last int64
+		err := tx.tx.QueryRow(ctx, `UPDATE bags SET event_seq = event_seq + $1 WHERE id = $2 RETURNING event_seq`,
+			n, bagID).Scan(&last)
+		return last, interpretError(err, fmt.Sprintf("number events of bag %d", bagID))
+	}); err != nil {
+		return err
+	}
+	var q strings.Builder
+	q.WriteString(`INSERT INTO events (id, app_id, type, order_id, bag_id, sequence, bag_version, payload,
+		date_created) VALUES `)
+	args := make([]any, 0, 9*len(events))
+	for i, e := range events {
+		if i > 0 {
+			q.WriteString(", ")
 		}
 		var payload []byte
 		if len(e.Payload) > 0 {
 			payload = e.Payload
 		}
-		_, err := tx.tx.Exec(ctx, `
-			INSERT INTO events (id, app_id, type, order_id, bag_id, sequence, bag_version,
-				payload, date_created)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-			e.ID, e.AppID, e.Type, e.OrderID, nullInt(e.BagID), e.Sequence, e.BagVersion,
+		q.WriteString(placeholders(len(args), 9))
+		args = append(args, e.ID, e.AppID, e.Type, e.OrderID, nullInt(e.BagID), e.Sequence, e.BagVersion,
 			payload, e.DateCreated)
-		if err != nil {
-			return interpretError(err, "insert event")
-		}
+	}
+	if _, err := tx.tx.Exec(ctx, q.String(), args...); err != nil {
+		return interpretError(err, "insert events")
 	}
 	return tx.fanOut(ctx, events)
 }

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/toteorg/tote"
@@ -442,18 +443,52 @@ func (tx *Tx) InsertPaymentTransactions(ctx context.Context, ts []*tote.PaymentT
 	return nil
 }
 
-// InsertStatusChange appends c to the audit trail.
-func (tx *Tx) InsertStatusChange(ctx context.Context, c *tote.StatusChange) error {
-	err := tx.tx.QueryRowContext(ctx, `
-		INSERT INTO status_changes (app_id, order_id, bag_id, field, from_status, to_status,
-			trigger, date_created)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-		c.AppID, c.OrderID, nullInt(c.BagID), c.Field, c.From, c.To, c.Trigger,
-		micros(c.DateCreated)).Scan(&c.ID)
+// InsertStatusChanges appends changes to the audit trail in one
+// statement. The ids of one statement's rows rise in the order the rows
+// are given, so the ids read back, sorted, are the changes' in order.
+func (tx *Tx) InsertStatusChanges(ctx context.Context, changes []*tote.StatusChange) error {
+	if len(changes) == 0 {
+		return nil
+	}
+	var q strings.Builder
+	q.WriteString(`INSERT INTO status_changes (app_id, order_id, bag_id, field, from_status, to_status,
+		trigger, date_created) VALUES `)
+	args := make([]any, 0, 8*len(changes))
+	for i, c := range changes {
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		q.WriteString("(?, ?, ?, ?, ?, ?, ?, ?)")
+		args = append(args, c.AppID, c.OrderID, nullInt(c.BagID), c.Field, c.From, c.To, c.Trigger, micros(c.DateCreated))
+	}
+	q.WriteString(" RETURNING id")
+	rows, err := tx.tx.QueryContext(ctx, q.String(), args...)
 	if err != nil {
-		return interpretError(err, "insert status change")
+		return interpretError(err, "insert status changes")
+	}
+	ids, err := scanIDs(rows)
+	if err != nil {
+		return interpretError(err, "insert status changes")
+	}
+	for i, c := range changes {
+		c.ID = ids[i]
 	}
 	return nil
+}
+
+// scanIDs reads a column of ids, sorted.
+func scanIDs(rows *sql.Rows) ([]int64, error) {
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids, rows.Err()
 }
 
 func (r reader) FindStatusChanges(ctx context.Context, orderID int64) ([]*tote.StatusChange, error) {
@@ -479,26 +514,34 @@ func (r reader) FindStatusChanges(ctx context.Context, orderID int64) ([]*tote.S
 	return out, interpretError(rows.Err(), "find status changes")
 }
 
-// InsertEvents appends events, numbering each bag's events in sequence.
+// InsertEvents appends events, numbering each bag's events in sequence:
+// one statement per bag takes the bag's next numbers, one inserts them all.
 func (tx *Tx) InsertEvents(ctx context.Context, events []*tote.Event) error {
-	for _, e := range events {
-		if e.BagID != 0 {
-			err := tx.tx.QueryRowContext(ctx,
-				`UPDATE bags SET event_seq = event_seq + 1 WHERE id = ? RETURNING event_seq`,
-				e.BagID).Scan(&e.Sequence)
-			if err != nil {
-				return interpretError(err, fmt.Sprintf("number event of bag %d", e.BagID))
-			}
+	if len(events) == 0 {
+		return nil
+	}
+	if err := tote.NumberEvents(events, func(bagID, n int64) (int64, error) {
+		var last int64
+		err := tx.tx.QueryRowContext(ctx, `UPDATE bags SET event_seq = event_seq + ? WHERE id = ? RETURNING event_seq`,
+			n, bagID).Scan(&last)
+		return last, interpretError(err, fmt.Sprintf("number events of bag %d", bagID))
+	}); err != nil {
+		return err
+	}
+	var q strings.Builder
+	q.WriteString(`INSERT INTO events (id, app_id, type, order_id, bag_id, sequence, bag_version, payload,
+		date_created) VALUES `)
+	args := make([]any, 0, 9*len(events))
+	for i, e := range events {
+		if i > 0 {
+			q.WriteString(", ")
 		}
-		_, err := tx.tx.ExecContext(ctx, `
-			INSERT INTO events (id, app_id, type, order_id, bag_id, sequence, bag_version,
-				payload, date_created)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			e.ID, e.AppID, e.Type, e.OrderID, nullInt(e.BagID), e.Sequence, e.BagVersion,
+		q.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?)")
+		args = append(args, e.ID, e.AppID, e.Type, e.OrderID, nullInt(e.BagID), e.Sequence, e.BagVersion,
 			[]byte(e.Payload), micros(e.DateCreated))
-		if err != nil {
-			return interpretError(err, "insert event")
-		}
+	}
+	if _, err := tx.tx.ExecContext(ctx, q.String(), args...); err != nil {
+		return interpretError(err, "insert events")
 	}
 	return tx.fanOut(ctx, events)
 }

@@ -203,8 +203,8 @@ func testRollback(t *testing.T, open Opener) {
 		if err := tx.UpdateBag(ctx, b); err != nil {
 			return err
 		}
-		if err := tx.InsertStatusChange(ctx, &tote.StatusChange{AppID: a.ID, OrderID: o.ID, BagID: b.ID,
-			Field: tote.FieldBagStatus, From: "IN_PROGRESS", To: "SUBMITTED", Trigger: "submit", DateCreated: T0}); err != nil {
+		if err := tx.InsertStatusChanges(ctx, []*tote.StatusChange{{AppID: a.ID, OrderID: o.ID, BagID: b.ID,
+			Field: tote.FieldBagStatus, From: "IN_PROGRESS", To: "SUBMITTED", Trigger: "submit", DateCreated: T0}}); err != nil {
 			return err
 		}
 		if err := tx.InsertEvents(ctx, []*tote.Event{{ID: "evt_rollback", AppID: a.ID, Type: tote.EventOrderUpdated,
@@ -257,6 +257,17 @@ func testEvents(t *testing.T, open Opener) {
 	seqs := []int64{first[0].Sequence, first[1].Sequence, first[2].Sequence, second[0].Sequence, second[1].Sequence}
 	equal(t, "sequences (bag 1: a,b,d; bag 2: c,e)", seqs, []int64{1, 2, 1, 3, 2})
 
+	// Several status changes in one call keep their order and get their ids.
+	var changes []*tote.StatusChange
+	for i, bag := range []int64{b2, b1, 0} {
+		changes = append(changes, &tote.StatusChange{AppID: a.ID, OrderID: o.ID, BagID: bag, Field: tote.FieldBagStatus,
+			From: fmt.Sprint(i), To: fmt.Sprint(i + 1), Trigger: "test", DateCreated: T0})
+	}
+	noErr(t, s.InTx(ctx, func(tx tote.Tx) error { return tx.InsertStatusChanges(ctx, changes) }), "insert changes")
+	stored, err := s.FindStatusChanges(ctx, o.ID)
+	noErr(t, err, "find status changes")
+	equal(t, "status changes", stored, changes)
+
 	got, err := s.FindEvents(ctx, o.ID, b1)
 	noErr(t, err, "find events")
 	var ids []string
@@ -304,9 +315,9 @@ func testConcurrentBagWriters(t *testing.T, open Opener) {
 				if err := tx.UpdateBag(ctx, b); err != nil {
 					return err
 				}
-				return tx.InsertStatusChange(ctx, &tote.StatusChange{AppID: a.ID, OrderID: o.ID, BagID: b.ID,
+				return tx.InsertStatusChanges(ctx, []*tote.StatusChange{{AppID: a.ID, OrderID: o.ID, BagID: b.ID,
 					Field: tote.FieldBagStatus, From: fmt.Sprint(b.Version - 1), To: fmt.Sprint(b.Version),
-					Trigger: "test", DateCreated: T0})
+					Trigger: "test", DateCreated: T0}})
 			})
 		}()
 	}
