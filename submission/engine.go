@@ -51,7 +51,7 @@ type Engine struct {
 	PlatformTimeout time.Duration
 
 	waitMu  sync.Mutex
-	waiters map[int64][]chan *tote.Order
+	waiters map[string][]chan *tote.Order // by waitKey
 }
 
 func (e *Engine) maxAttempts() int { return cmpOr(e.MaxAttempts, 5) }
@@ -336,6 +336,11 @@ func (e *Engine) PlaceOrder(ctx context.Context, app *tote.App, r *OrderRequest)
 			return nil
 		}
 	}
+	// Listen before the order exists, so no commit of its jobs can come
+	// before the request listens.
+	key := waitKey(o)
+	ch := e.subscribe(key)
+	defer e.unsubscribe(key, ch)
 	res, err := e.Lifecycle.Create(ctx, o, cmd)
 	if tote.ErrorCode(err) == tote.ECONFLICT && r.IdempotencyKey != "" {
 		// A concurrent request with the same key won the race.
@@ -354,7 +359,7 @@ func (e *Engine) PlaceOrder(ctx context.Context, app *tote.App, r *OrderRequest)
 	if intent.Status == tote.IntentRequiresAction {
 		return res.Order, nil
 	}
-	o, err = e.waitFirstAttempts(ctx, res.Order)
+	o, err = e.waitFirstAttempts(ctx, res.Order, ch)
 	if err != nil {
 		return nil, err
 	}
@@ -388,9 +393,7 @@ func merge(steps ...func() (tote.Outcome, error)) (tote.Outcome, error) {
 // it what they made of the order (Committed), so it reads the order back
 // only when that says it is done, to answer with the order as stored; the
 // jobs of other processes are seen by polling.
-func (e *Engine) waitFirstAttempts(ctx context.Context, created *tote.Order) (*tote.Order, error) {
-	ch := e.subscribe(created.ID)
-	defer e.unsubscribe(created.ID, ch)
+func (e *Engine) waitFirstAttempts(ctx context.Context, created *tote.Order, ch <-chan *tote.Order) (*tote.Order, error) {
 	deadline := time.NewTimer(cmpOr(e.Wait, 10*time.Second))
 	defer deadline.Stop()
 	interval := firstPoll
@@ -406,7 +409,7 @@ func (e *Engine) waitFirstAttempts(ctx context.Context, created *tote.Order) (*t
 			if firstAttemptsDone(o) {
 				return o, nil
 			}
-			hint, read = newer(hint, o), false
+			hint, read = o, false // the order as stored now
 		}
 		select {
 		case <-ctx.Done():
@@ -424,8 +427,8 @@ func (e *Engine) waitFirstAttempts(ctx context.Context, created *tote.Order) (*t
 }
 
 // A waiting request also reads its order now and then, for the changes
-// made by other processes (and any commit that came before it listened):
-// after 50 ms, then less and less often, down to every 250 ms.
+// made by other processes: after 50 ms, then less and less often, down to
+// every 250 ms.
 const (
 	firstPoll = 50 * time.Millisecond
 	maxPoll   = 250 * time.Millisecond
@@ -463,21 +466,25 @@ func firstAttemptsDone(o *tote.Order) bool {
 	return true
 }
 
-func (e *Engine) subscribe(orderID int64) chan *tote.Order {
+// waitKey names an order for its waiting request before the order has an
+// id: the reference of its first bag (unique, and made before the order).
+func waitKey(o *tote.Order) string { return o.Bags[0].Reference }
+
+func (e *Engine) subscribe(key string) chan *tote.Order {
 	ch := make(chan *tote.Order, 1)
 	e.waitMu.Lock()
 	defer e.waitMu.Unlock()
 	if e.waiters == nil {
-		e.waiters = map[int64][]chan *tote.Order{}
+		e.waiters = map[string][]chan *tote.Order{}
 	}
-	e.waiters[orderID] = append(e.waiters[orderID], ch)
+	e.waiters[key] = append(e.waiters[key], ch)
 	return ch
 }
 
-func (e *Engine) unsubscribe(orderID int64, ch chan *tote.Order) {
+func (e *Engine) unsubscribe(key string, ch chan *tote.Order) {
 	e.waitMu.Lock()
 	defer e.waitMu.Unlock()
-	list := e.waiters[orderID]
+	list := e.waiters[key]
 	for i, c := range list {
 		if c == ch {
 			list = append(list[:i], list[i+1:]...)
@@ -485,9 +492,9 @@ func (e *Engine) unsubscribe(orderID int64, ch chan *tote.Order) {
 		}
 	}
 	if len(list) == 0 {
-		delete(e.waiters, orderID)
+		delete(e.waiters, key)
 	} else {
-		e.waiters[orderID] = list
+		e.waiters[key] = list
 	}
 }
 
@@ -497,9 +504,12 @@ func (e *Engine) unsubscribe(orderID int64, ch chan *tote.Order) {
 // order is shared: neither side changes it.
 func (e *Engine) committed(res *lifecycle.Result) {
 	o := res.Order
+	if len(o.Bags) == 0 {
+		return
+	}
 	e.waitMu.Lock()
 	defer e.waitMu.Unlock()
-	for _, ch := range e.waiters[o.ID] {
+	for _, ch := range e.waiters[waitKey(o)] {
 		select {
 		case old := <-ch:
 			ch <- newer(old, o)
