@@ -165,6 +165,12 @@ type Runner struct {
 
 	lastPrune time.Time
 	backlog   bool // the last claim took all it asked for: more may wait
+
+	// A job put back to run again sooner than the next poll (a snooze, a
+	// short Retry-After) wakes the runner when it is due (wakeSoon).
+	soonMu    sync.Mutex
+	soonTimer *time.Timer
+	soonAt    time.Time
 }
 
 // NewRunner returns a runner; register kinds with Handle, then call Run.
@@ -394,6 +400,31 @@ func (r *Runner) run(j *tote.Job) {
 	r.outcomes <- o
 }
 
+// wakeSoon has the runner claim at t, when t comes before its next poll
+// would. One timer serves the earliest such time; a later one waits for
+// the poll (at most PollInterval late, as before).
+func (r *Runner) wakeSoon(t time.Time) {
+	d := t.Sub(r.clock.Now())
+	if d >= r.cfg.PollInterval {
+		return
+	}
+	r.soonMu.Lock()
+	defer r.soonMu.Unlock()
+	if r.soonTimer != nil && !t.Before(r.soonAt) {
+		return // an earlier wake-up is set
+	}
+	if r.soonTimer != nil {
+		r.soonTimer.Stop()
+	}
+	r.soonAt = t
+	r.soonTimer = time.AfterFunc(max(d, 0), func() {
+		r.soonMu.Lock()
+		r.soonTimer = nil
+		r.soonMu.Unlock()
+		r.Notify()
+	})
+}
+
 // complete records outcomes as they come, batching those that arrive while
 // a write is in flight into one transaction, until outcomes is closed.
 func (r *Runner) complete() {
@@ -423,6 +454,8 @@ func (r *Runner) complete() {
 		for i, ok := range recorded {
 			if !ok {
 				r.log.Warn("job lease was lost before its outcome was recorded", "job_id", batch[i].ID, "attempt", batch[i].Attempt)
+			} else if batch[i].State == tote.JobStateAvailable {
+				r.wakeSoon(batch[i].RetryAt)
 			}
 		}
 	}

@@ -48,3 +48,33 @@ func TestSnoozeAndOwnOutcome(t *testing.T) {
 		}
 	})
 }
+
+// TestShortSnoozeWakesRunner: a job put back for less than the poll
+// interval runs again when it is due, not at the next poll.
+func TestShortSnoozeWakesRunner(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, open storetest.Opener) {
+		s := open(t)
+		r := job.NewRunner(s, tote.SystemClock{}, quiet, job.Config{PollInterval: time.Hour})
+		var runs atomic.Int32
+		r.Handle("pending", func(ctx context.Context, j *tote.Job) error {
+			if runs.Add(1) == 1 {
+				return job.Snooze(20*time.Millisecond, "not confirmed yet")
+			}
+			return nil
+		}, 0)
+		start(t, r)
+		id := storetest.InsertJobs(t, s, "pending", 1, time.Now(), 5)[0]
+		r.Notify()
+		deadline := time.Now().Add(10 * time.Second)
+		for jobState(t, s, id).FinalizedAt == nil {
+			if time.Now().After(deadline) {
+				t.Fatalf("the snoozed job did not run again within 10 s (poll interval 1 h): %d runs", runs.Load())
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		if n := runs.Load(); n != 2 {
+			t.Fatalf("%d runs, want 2", n)
+		}
+	})
+}
