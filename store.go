@@ -109,6 +109,10 @@ type Tx interface {
 	// InsertJobs adds jobs (see JobParams.Prepared) that become claimable
 	// when the transaction commits, and returns their ids.
 	InsertJobs(ctx context.Context, jobs []JobParams) ([]int64, error)
+	// CompleteJobs marks the jobs that are still waiting to run (available)
+	// completed: the work they were to do, or to make sure of, is done.
+	// Jobs running or finished are left as they are.
+	CompleteJobs(ctx context.Context, ids []int64, now time.Time) error
 }
 
 // JobQueue is the workers' side of durable jobs.

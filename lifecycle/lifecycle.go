@@ -61,6 +61,10 @@ type Command struct {
 	// Jobs are follow-up jobs to insert in the same transaction; a zero
 	// RunAt means now.
 	Jobs []tote.JobParams
+	// CompleteJobs are jobs this command makes unnecessary (the safety net
+	// of work done here instead); those still waiting are marked completed
+	// in the same transaction.
+	CompleteJobs []int64
 }
 
 // Change is what Edit sees and may change.
@@ -267,6 +271,11 @@ func (s *Service) applyTo(ctx context.Context, tx tote.Tx, c Command, o *tote.Or
 	}
 	if len(change.Jobs) > 0 {
 		if res.JobIDs, err = tx.InsertJobs(ctx, change.Jobs); err != nil {
+			return nil, err
+		}
+	}
+	if len(c.CompleteJobs) > 0 {
+		if err := tx.CompleteJobs(ctx, c.CompleteJobs, now); err != nil {
 			return nil, err
 		}
 	}

@@ -13,6 +13,16 @@ import (
 const jobColumns = `id, kind, args, state, attempt, max_attempts, run_at, created_at,
 	attempted_at, attempted_by, lease_until, last_error, finalized_at`
 
+// CompleteJobs marks waiting jobs completed.
+func (tx *Tx) CompleteJobs(ctx context.Context, ids []int64, now time.Time) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	_, err := tx.tx.Exec(ctx, `UPDATE jobs SET state = 'completed', finalized_at = $1
+		WHERE id = ANY($2) AND state = 'available'`, now, ids)
+	return interpretError(err, "complete jobs")
+}
+
 // InsertJobs adds jobs in the transaction; they are claimable once it commits.
 func (tx *Tx) InsertJobs(ctx context.Context, jobs []tote.JobParams) ([]int64, error) {
 	ids := make([]int64, 0, len(jobs))

@@ -46,6 +46,17 @@ func (tx *Tx) InsertJobs(ctx context.Context, jobs []tote.JobParams) ([]int64, e
 	return ids, nil
 }
 
+// CompleteJobs marks waiting jobs completed.
+func (tx *Tx) CompleteJobs(ctx context.Context, ids []int64, now time.Time) error {
+	for _, id := range ids {
+		if _, err := tx.tx.ExecContext(ctx, `UPDATE jobs SET state = 'completed', finalized_at = ?
+			WHERE id = ? AND state = 'available'`, micros(now), id); err != nil {
+			return interpretError(err, fmt.Sprintf("complete job %d", id))
+		}
+	}
+	return nil
+}
+
 // ClaimJobs marks due jobs running. SQLite has a single writer, so a plain
 // UPDATE … WHERE id IN (SELECT … LIMIT) cannot hand one job to two claimers.
 // The limit is written "? + 0": SQLite plans a bare "LIMIT ?" with the

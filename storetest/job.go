@@ -208,3 +208,31 @@ func testConcurrentClaims(t *testing.T, open Opener) {
 	}
 	equal(t, "jobs claimed exactly once", len(owner), jobs)
 }
+
+// testCompleteJobs: waiting jobs are completed in the transaction; a
+// running one is left to its worker.
+func testCompleteJobs(t *testing.T, open Opener) {
+	ctx := context.Background()
+	s := open(t)
+	ids := InsertJobs(t, s, "safety", 3, T0, 5)
+	running := claim(t, s, "w", 1, T0)
+	if len(running) != 1 {
+		t.Fatalf("claimed %d", len(running))
+	}
+	later := T0.Add(time.Minute)
+	noErr(t, s.InTx(ctx, func(tx tote.Tx) error { return tx.CompleteJobs(ctx, ids, later) }), "complete jobs")
+	for _, id := range ids {
+		j, err := s.FindJobByID(ctx, id)
+		noErr(t, err, "find job")
+		if id == running[0].ID {
+			equal(t, "the running job's state", j.State, tote.JobStateRunning)
+			continue
+		}
+		if j.State != tote.JobStateCompleted || j.FinalizedAt == nil || !j.FinalizedAt.Equal(later) {
+			t.Fatalf("job %d: %s finalized %v, want completed at %v", id, j.State, j.FinalizedAt, later)
+		}
+	}
+	if more := claim(t, s, "w", 10, later.Add(time.Hour)); len(more) != 0 {
+		t.Fatalf("claimed %d completed jobs", len(more))
+	}
+}

@@ -26,6 +26,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("Events", func(t *testing.T) { t.Parallel(); testEvents(t, open) })
 	t.Run("ConcurrentBagWriters", func(t *testing.T) { t.Parallel(); testConcurrentBagWriters(t, open) })
 	t.Run("Jobs", func(t *testing.T) { t.Parallel(); testJobs(t, open) })
+	t.Run("CompleteJobs", func(t *testing.T) { t.Parallel(); testCompleteJobs(t, open) })
 	t.Run("JobParams", func(t *testing.T) { t.Parallel(); testJobParams(t, open) })
 	t.Run("JobFencingAndRescue", func(t *testing.T) { t.Parallel(); testJobFencingAndRescue(t, open) })
 	t.Run("ConcurrentClaims", func(t *testing.T) { t.Parallel(); testConcurrentClaims(t, open) })

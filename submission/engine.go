@@ -72,14 +72,19 @@ func cmpOr[T comparable](v, def T) T {
 // service tell the engine of every commit (for the requests waiting on
 // their orders).
 func (e *Engine) Register(r *job.Runner) {
-	platform := cmpOr(e.PlatformTimeout, 10*time.Second)
-	r.Handle(KindSubmitBag, e.submitBag, 2*platform+5*time.Second) // a lookup and a submit
-	r.Handle(KindSettleOrder, e.settleOrder, 2*platform)
+	r.Handle(KindSubmitBag, e.submitBag, e.submitTimeout())
+	r.Handle(KindSettleOrder, e.settleOrder, 2*cmpOr(e.PlatformTimeout, 10*time.Second))
 	if prev := e.Lifecycle.Committed; prev != nil {
 		e.Lifecycle.Committed = func(res *lifecycle.Result) { prev(res); e.committed(res) }
 	} else {
 		e.Lifecycle.Committed = e.committed
 	}
+}
+
+// submitTimeout bounds one run of a submit job: a lookup, a submit, and the
+// settlement when its bag was the last to settle.
+func (e *Engine) submitTimeout() time.Duration {
+	return 2*cmpOr(e.PlatformTimeout, 10*time.Second) + 5*time.Second
 }
 
 // unlimited is the attempt budget of the submission jobs: they must not be

@@ -142,17 +142,39 @@ func bagError(c *lifecycle.Change, perr *tote.PlatformError, message string) *to
 }
 
 // settleWhenDone adds the settle job when this change settled the last bag.
-func settleWhenDone(c *lifecycle.Change) {
+// The job is the safety net: the change's caller settles the order at once
+// (settleNow), and the job, due only after that attempt has had all the
+// time it can take, is completed by the settlement; it runs only if the
+// settlement did not happen (the process died, the provider was down).
+func (e *Engine) settleWhenDone(c *lifecycle.Change) {
 	for _, b := range c.State.Bags {
 		if !b.Status.IsSettled() {
 			return
 		}
 	}
-	c.Jobs = append(c.Jobs, jobParams(KindSettleOrder, orderArgs{c.Order.ID}, c.Now, unlimited))
+	c.Jobs = append(c.Jobs, jobParams(KindSettleOrder, orderArgs{c.Order.ID}, c.Now.Add(e.settleGrace()), unlimited))
+}
+
+// settleGrace is how long the settle job waits for the settlement made
+// right after the last bag settled: longer than the submit job that makes
+// it may run.
+func (e *Engine) settleGrace() time.Duration { return e.submitTimeout() + 5*time.Second }
+
+// settleNow settles the order of a change that settled its last bag (the
+// change inserted the settle job, and nothing else). A failure is left to
+// that job.
+func (e *Engine) settleNow(ctx context.Context, res *lifecycle.Result) {
+	if len(res.JobIDs) == 0 {
+		return
+	}
+	if err := e.settle(ctx, res.Order, res.JobIDs); err != nil {
+		e.Log.Warn("settling the order failed; its settle job will try again", "order_id", res.Order.ID,
+			"in", e.settleGrace(), "err", err)
+	}
 }
 
 func (e *Engine) accepted(ctx context.Context, o *tote.Order, bag *tote.Bag, rec *tote.PlatformRecord) error {
-	_, err := e.Lifecycle.Apply(ctx, lifecycle.Command{OrderID: o.ID, BagID: bag.ID,
+	res, err := e.Lifecycle.Apply(ctx, lifecycle.Command{OrderID: o.ID, BagID: bag.ID,
 		Run: func(st *tote.OrderState, i int) (tote.Outcome, error) {
 			if rec.Status == string(tote.BagStatusBackordered) {
 				return merge(func() (tote.Outcome, error) { return st.BagAccepted(i) }, func() (tote.Outcome, error) { return st.BagBackordered(i) })
@@ -161,16 +183,20 @@ func (e *Engine) accepted(ctx context.Context, o *tote.Order, bag *tote.Bag, rec
 		},
 		Edit: func(c *lifecycle.Change) error {
 			c.Bag.ExternalID, c.Bag.DateLastConsolidated = rec.ExternalID, &c.Now
-			settleWhenDone(c)
+			e.settleWhenDone(c)
 			return nil
 		}})
-	return err
+	if err != nil {
+		return err
+	}
+	e.settleNow(ctx, res)
+	return nil
 }
 
 // rejected records a final rejection. In an order with other live bags,
 // the rejected bag drops out of the order's totals (and so of the charge).
 func (e *Engine) rejected(ctx context.Context, o *tote.Order, bag *tote.Bag, perr *tote.PlatformError) error {
-	_, err := e.Lifecycle.Apply(ctx, lifecycle.Command{OrderID: o.ID, BagID: bag.ID,
+	res, err := e.Lifecycle.Apply(ctx, lifecycle.Command{OrderID: o.ID, BagID: bag.ID,
 		Run: func(st *tote.OrderState, i int) (tote.Outcome, error) { return st.BagRejected(i) },
 		Edit: func(c *lifecycle.Change) error {
 			c.Order.Errors = append(c.Order.Errors, bagError(c, perr, perr.Message))
@@ -192,10 +218,14 @@ func (e *Engine) rejected(ctx context.Context, o *tote.Order, bag *tote.Bag, per
 				o.Total += b.Total
 			}
 			o.DateLastModified = c.Now
-			settleWhenDone(c)
+			e.settleWhenDone(c)
 			return nil
 		}})
-	return err
+	if err != nil {
+		return err
+	}
+	e.settleNow(ctx, res)
+	return nil
 }
 
 // settleOrder takes the payment once every bag has settled: it captures
@@ -211,6 +241,13 @@ func (e *Engine) settleOrder(ctx context.Context, j *tote.Job) error {
 	if err != nil {
 		return err
 	}
+	return e.settle(ctx, o, nil)
+}
+
+// settle settles order o as it stands (read, not changed). done are jobs
+// the settlement makes unnecessary (the settle job, when settling at once):
+// they are completed with it.
+func (e *Engine) settle(ctx context.Context, o *tote.Order, done []int64) error {
 	if o.Details.PaymentMethod == nil || o.Details.PaymentMethod.IntentID == "" {
 		return job.Permanent(fmt.Errorf("order %d has no authorized payment to settle", o.ID))
 	}
@@ -228,7 +265,7 @@ func (e *Engine) settleOrder(ctx context.Context, j *tote.Job) error {
 		if _, err := e.Payments.Void(ctx, intentID); err != nil {
 			return err
 		}
-		_, err := e.Lifecycle.Apply(ctx, lifecycle.Command{OrderID: o.ID,
+		_, err := e.Lifecycle.Apply(ctx, lifecycle.Command{OrderID: o.ID, CompleteJobs: done,
 			Run: func(st *tote.OrderState, _ int) (tote.Outcome, error) { return st.VoidAuthorization() },
 			Edit: func(c *lifecycle.Change) error {
 				for _, b := range c.Order.Bags {
@@ -244,7 +281,7 @@ func (e *Engine) settleOrder(ctx context.Context, j *tote.Job) error {
 	intent, err := e.Payments.Capture(ctx, intentID, due)
 	var perr *tote.PaymentError
 	if errors.As(err, &perr) && perr.Declined {
-		_, err := e.Lifecycle.Apply(ctx, lifecycle.Command{OrderID: o.ID,
+		_, err := e.Lifecycle.Apply(ctx, lifecycle.Command{OrderID: o.ID, CompleteJobs: done,
 			Run: func(st *tote.OrderState, _ int) (tote.Outcome, error) { return st.CaptureFailed() },
 			Edit: func(c *lifecycle.Change) error {
 				for _, b := range c.Order.Bags {
@@ -263,7 +300,7 @@ func (e *Engine) settleOrder(ctx context.Context, j *tote.Job) error {
 	} else if err != nil {
 		return err // unreachable provider: try again
 	}
-	_, err = e.Lifecycle.Apply(ctx, lifecycle.Command{OrderID: o.ID,
+	_, err = e.Lifecycle.Apply(ctx, lifecycle.Command{OrderID: o.ID, CompleteJobs: done,
 		Run: func(st *tote.OrderState, _ int) (tote.Outcome, error) { return st.Capture(intent.AmountCaptured) },
 		Edit: func(c *lifecycle.Change) error {
 			for _, b := range c.Order.Bags {

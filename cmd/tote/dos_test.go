@@ -1,14 +1,17 @@
 package main_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/toteorg/tote"
 	"github.com/toteorg/tote/storetest"
 )
 
@@ -135,6 +138,13 @@ func TestDirectOrderSubmission(t *testing.T) {
 	storetest.EachKind(t, func(t *testing.T, k storetest.Kind) {
 		flag, value := k.URL(t)
 		s := openShop(t, serve(t, flag, value, "--platform-timeout", "300ms", "--submission-retry-delay", "20ms", "--submission-attempts", "3"))
+		// The server's database, opened beside it, for what the API does not show.
+		var store tote.Store
+		if flag == "--data-dir" {
+			store = storetest.OpenSQLiteAt(t, filepath.Join(value, "tote.db"))
+		} else {
+			store = storetest.OpenPostgresAt(t, value)
+		}
 
 		t.Run("TwoMerchants", func(t *testing.T) {
 			m1, bag1 := s.merchant(`{"submit": "ACCEPT"}`)
@@ -142,6 +152,14 @@ func TestDirectOrderSubmission(t *testing.T) {
 			code, o := s.place(dos("two-merchants", bag1, bag2))
 			if code != 200 || o["status"] != "COMPLETED" {
 				t.Fatalf("DOS = %d %v", code, o)
+			}
+			// The job that accepted the last bag settled the order; the
+			// settle job written as its safety net was completed with the
+			// capture, so none is left waiting.
+			waiting, err := store.ClaimJobs(context.Background(), tote.ClaimJobsParams{Worker: "test", Kinds: []string{"settle_order"},
+				Limit: 10, Now: time.Now().Add(time.Hour), Lease: time.Minute})
+			if err != nil || len(waiting) != 0 {
+				t.Fatalf("settle jobs left waiting after the order completed: %d (%v)", len(waiting), err)
 			}
 			bs := bags(o)
 			for _, b := range bs {
