@@ -18,7 +18,9 @@ type PaymentProvider interface {
 	// Declined set.
 	Authorize(ctx context.Context, p AuthorizeParams) (*PaymentIntent, error)
 	// Capture takes amount (at most what was authorized) and releases the
-	// rest of the hold.
+	// rest of the hold. Capturing an intent again with the amount it was
+	// captured for must answer the captured intent, not an error: a capture
+	// whose answer was lost is sent again.
 	Capture(ctx context.Context, intentID string, amount int64) (*PaymentIntent, error)
 	// Void releases the whole hold.
 	Void(ctx context.Context, intentID string) (*PaymentIntent, error)

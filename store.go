@@ -113,6 +113,10 @@ type Tx interface {
 	// completed: the work they were to do, or to make sure of, is done.
 	// Jobs running or finished are left as they are.
 	CompleteJobs(ctx context.Context, ids []int64, now time.Time) error
+	// DueJobs makes the jobs that are still waiting to run (available) due
+	// at at (a safety net whose work must now be done soon). Jobs running
+	// or finished are left as they are.
+	DueJobs(ctx context.Context, ids []int64, at time.Time) error
 }
 
 // JobQueue is the workers' side of durable jobs.

@@ -235,6 +235,7 @@ func (r *Runner) Run(ctx context.Context) {
 		<-beating
 		close(r.outcomes)
 		<-completed
+		r.stopSoon()
 	}()
 	rescue := time.NewTicker(r.cfg.RescueInterval)
 	defer rescue.Stop()
@@ -417,12 +418,26 @@ func (r *Runner) wakeSoon(t time.Time) {
 		r.soonTimer.Stop()
 	}
 	r.soonAt = t
-	r.soonTimer = time.AfterFunc(max(d, 0), func() {
+	var timer *time.Timer
+	timer = time.AfterFunc(max(d, 0), func() {
 		r.soonMu.Lock()
-		r.soonTimer = nil
+		if r.soonTimer == timer {
+			r.soonTimer = nil
+		}
 		r.soonMu.Unlock()
 		r.Notify()
 	})
+	r.soonTimer = timer
+}
+
+// stopSoon stops the pending wake-up, when the runner stops.
+func (r *Runner) stopSoon() {
+	r.soonMu.Lock()
+	defer r.soonMu.Unlock()
+	if r.soonTimer != nil {
+		r.soonTimer.Stop()
+		r.soonTimer = nil
+	}
 }
 
 // complete records outcomes as they come, batching those that arrive while

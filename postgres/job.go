@@ -23,6 +23,18 @@ func (tx *Tx) CompleteJobs(ctx context.Context, ids []int64, now time.Time) erro
 	return interpretError(err, "complete jobs")
 }
 
+// DueJobs makes waiting jobs due at at.
+func (tx *Tx) DueJobs(ctx context.Context, ids []int64, at time.Time) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	if _, err := tx.tx.Exec(ctx, `UPDATE jobs SET run_at = $1 WHERE id = ANY($2) AND state = 'available'`, at, ids); err != nil {
+		return interpretError(err, "make jobs due")
+	}
+	tx.insertedJobs = true // wake the local runner after the commit
+	return nil
+}
+
 // InsertJobs adds jobs in the transaction; they are claimable once it commits.
 func (tx *Tx) InsertJobs(ctx context.Context, jobs []tote.JobParams) ([]int64, error) {
 	ids := make([]int64, 0, len(jobs))

@@ -367,40 +367,45 @@ func (tx *Tx) InsertPaymentTransactions(ctx context.Context, ts []*tote.PaymentT
 	return nil
 }
 
-// InsertStatusChanges appends changes to the audit trail in one
-// statement. The ids one statement draws from the sequence rise in the
-// order its rows are given, so the ids read back, sorted, are the
-// changes' in order.
+// InsertStatusChanges appends changes to the audit trail, a statement per
+// maxRowsPerInsert of them. The ids one statement draws from the sequence
+// rise in the order its rows are given, so the ids read back, sorted, are
+// the changes' in order.
 func (tx *Tx) InsertStatusChanges(ctx context.Context, changes []*tote.StatusChange) error {
-	if len(changes) == 0 {
-		return nil
-	}
-	var q strings.Builder
-	q.WriteString(`INSERT INTO status_changes (app_id, order_id, bag_id, field, from_status, to_status,
-		trigger, date_created) VALUES `)
-	args := make([]any, 0, 8*len(changes))
-	for i, c := range changes {
-		if i > 0 {
-			q.WriteString(", ")
+	for len(changes) > 0 {
+		part := changes[:min(len(changes), maxRowsPerInsert)]
+		changes = changes[len(part):]
+		var q strings.Builder
+		q.WriteString(`INSERT INTO status_changes (app_id, order_id, bag_id, field, from_status, to_status,
+			trigger, date_created) VALUES `)
+		args := make([]any, 0, 8*len(part))
+		for i, c := range part {
+			if i > 0 {
+				q.WriteString(", ")
+			}
+			q.WriteString(placeholders(len(args), 8))
+			args = append(args, c.AppID, c.OrderID, nullInt(c.BagID), c.Field, c.From, c.To, c.Trigger, c.DateCreated)
 		}
-		q.WriteString(placeholders(len(args), 8))
-		args = append(args, c.AppID, c.OrderID, nullInt(c.BagID), c.Field, c.From, c.To, c.Trigger, c.DateCreated)
-	}
-	q.WriteString(" RETURNING id")
-	rows, err := tx.tx.Query(ctx, q.String(), args...)
-	if err != nil {
-		return interpretError(err, "insert status changes")
-	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-	if err != nil {
-		return interpretError(err, "insert status changes")
-	}
-	slices.Sort(ids)
-	for i, c := range changes {
-		c.ID = ids[i]
+		q.WriteString(" RETURNING id")
+		rows, err := tx.tx.Query(ctx, q.String(), args...)
+		if err != nil {
+			return interpretError(err, "insert status changes")
+		}
+		ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		if err != nil {
+			return interpretError(err, "insert status changes")
+		}
+		slices.Sort(ids)
+		for i, c := range part {
+			c.ID = ids[i]
+		}
 	}
 	return nil
 }
+
+// maxRowsPerInsert bounds a multi-row INSERT well under PostgreSQL's limit
+// of 65,535 parameters.
+const maxRowsPerInsert = 500
 
 // placeholders is "($n+1, …, $n+k)".
 func placeholders(n, k int) string {
@@ -455,24 +460,28 @@ func (tx *Tx) InsertEvents(ctx context.Context, events []*tote.Event) error {
 	}); err != nil {
 		return err
 	}
-	var q strings.Builder
-	q.WriteString(`INSERT INTO events (id, app_id, type, order_id, bag_id, sequence, bag_version, payload,
-		date_created) VALUES `)
-	args := make([]any, 0, 9*len(events))
-	for i, e := range events {
-		if i > 0 {
-			q.WriteString(", ")
+	for rest := events; len(rest) > 0; {
+		part := rest[:min(len(rest), maxRowsPerInsert)]
+		rest = rest[len(part):]
+		var q strings.Builder
+		q.WriteString(`INSERT INTO events (id, app_id, type, order_id, bag_id, sequence, bag_version, payload,
+			date_created) VALUES `)
+		args := make([]any, 0, 9*len(part))
+		for i, e := range part {
+			if i > 0 {
+				q.WriteString(", ")
+			}
+			var payload []byte
+			if len(e.Payload) > 0 {
+				payload = e.Payload
+			}
+			q.WriteString(placeholders(len(args), 9))
+			args = append(args, e.ID, e.AppID, e.Type, e.OrderID, nullInt(e.BagID), e.Sequence, e.BagVersion,
+				payload, e.DateCreated)
 		}
-		var payload []byte
-		if len(e.Payload) > 0 {
-			payload = e.Payload
+		if _, err := tx.tx.Exec(ctx, q.String(), args...); err != nil {
+			return interpretError(err, "insert events")
 		}
-		q.WriteString(placeholders(len(args), 9))
-		args = append(args, e.ID, e.AppID, e.Type, e.OrderID, nullInt(e.BagID), e.Sequence, e.BagVersion,
-			payload, e.DateCreated)
-	}
-	if _, err := tx.tx.Exec(ctx, q.String(), args...); err != nil {
-		return interpretError(err, "insert events")
 	}
 	return tx.fanOut(ctx, events)
 }

@@ -57,6 +57,20 @@ func (tx *Tx) CompleteJobs(ctx context.Context, ids []int64, now time.Time) erro
 	return nil
 }
 
+// DueJobs makes waiting jobs due at at.
+func (tx *Tx) DueJobs(ctx context.Context, ids []int64, at time.Time) error {
+	for _, id := range ids {
+		if _, err := tx.tx.ExecContext(ctx, `UPDATE jobs SET run_at = ? WHERE id = ? AND state = 'available'`,
+			micros(at), id); err != nil {
+			return interpretError(err, fmt.Sprintf("make job %d due", id))
+		}
+	}
+	if len(ids) > 0 {
+		tx.insertedJobs = true // wake the local runner after the commit
+	}
+	return nil
+}
+
 // ClaimJobs marks due jobs running. SQLite has a single writer, so a plain
 // UPDATE … WHERE id IN (SELECT … LIMIT) cannot hand one job to two claimers.
 // The limit is written "? + 0": SQLite plans a bare "LIMIT ?" with the

@@ -443,38 +443,44 @@ func (tx *Tx) InsertPaymentTransactions(ctx context.Context, ts []*tote.PaymentT
 	return nil
 }
 
-// InsertStatusChanges appends changes to the audit trail in one
-// statement. The ids of one statement's rows rise in the order the rows
-// are given, so the ids read back, sorted, are the changes' in order.
+// InsertStatusChanges appends changes to the audit trail, a statement per
+// maxRowsPerInsert of them. The ids of one statement's rows rise in the
+// order the rows are given, so the ids read back, sorted, are the changes'
+// in order.
 func (tx *Tx) InsertStatusChanges(ctx context.Context, changes []*tote.StatusChange) error {
-	if len(changes) == 0 {
-		return nil
-	}
-	var q strings.Builder
-	q.WriteString(`INSERT INTO status_changes (app_id, order_id, bag_id, field, from_status, to_status,
-		trigger, date_created) VALUES `)
-	args := make([]any, 0, 8*len(changes))
-	for i, c := range changes {
-		if i > 0 {
-			q.WriteString(", ")
+	for len(changes) > 0 {
+		part := changes[:min(len(changes), maxRowsPerInsert)]
+		changes = changes[len(part):]
+		var q strings.Builder
+		q.WriteString(`INSERT INTO status_changes (app_id, order_id, bag_id, field, from_status, to_status,
+			trigger, date_created) VALUES `)
+		args := make([]any, 0, 8*len(part))
+		for i, c := range part {
+			if i > 0 {
+				q.WriteString(", ")
+			}
+			q.WriteString("(?, ?, ?, ?, ?, ?, ?, ?)")
+			args = append(args, c.AppID, c.OrderID, nullInt(c.BagID), c.Field, c.From, c.To, c.Trigger, micros(c.DateCreated))
 		}
-		q.WriteString("(?, ?, ?, ?, ?, ?, ?, ?)")
-		args = append(args, c.AppID, c.OrderID, nullInt(c.BagID), c.Field, c.From, c.To, c.Trigger, micros(c.DateCreated))
-	}
-	q.WriteString(" RETURNING id")
-	rows, err := tx.tx.QueryContext(ctx, q.String(), args...)
-	if err != nil {
-		return interpretError(err, "insert status changes")
-	}
-	ids, err := scanIDs(rows)
-	if err != nil {
-		return interpretError(err, "insert status changes")
-	}
-	for i, c := range changes {
-		c.ID = ids[i]
+		q.WriteString(" RETURNING id")
+		rows, err := tx.tx.QueryContext(ctx, q.String(), args...)
+		if err != nil {
+			return interpretError(err, "insert status changes")
+		}
+		ids, err := scanIDs(rows)
+		if err != nil {
+			return interpretError(err, "insert status changes")
+		}
+		for i, c := range part {
+			c.ID = ids[i]
+		}
 	}
 	return nil
 }
+
+// maxRowsPerInsert bounds a multi-row INSERT well under SQLite's limit of
+// 32,766 parameters.
+const maxRowsPerInsert = 500
 
 // scanIDs reads a column of ids, sorted.
 func scanIDs(rows *sql.Rows) ([]int64, error) {
@@ -528,20 +534,24 @@ func (tx *Tx) InsertEvents(ctx context.Context, events []*tote.Event) error {
 	}); err != nil {
 		return err
 	}
-	var q strings.Builder
-	q.WriteString(`INSERT INTO events (id, app_id, type, order_id, bag_id, sequence, bag_version, payload,
-		date_created) VALUES `)
-	args := make([]any, 0, 9*len(events))
-	for i, e := range events {
-		if i > 0 {
-			q.WriteString(", ")
+	for rest := events; len(rest) > 0; {
+		part := rest[:min(len(rest), maxRowsPerInsert)]
+		rest = rest[len(part):]
+		var q strings.Builder
+		q.WriteString(`INSERT INTO events (id, app_id, type, order_id, bag_id, sequence, bag_version, payload,
+			date_created) VALUES `)
+		args := make([]any, 0, 9*len(part))
+		for i, e := range part {
+			if i > 0 {
+				q.WriteString(", ")
+			}
+			q.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?)")
+			args = append(args, e.ID, e.AppID, e.Type, e.OrderID, nullInt(e.BagID), e.Sequence, e.BagVersion,
+				[]byte(e.Payload), micros(e.DateCreated))
 		}
-		q.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?)")
-		args = append(args, e.ID, e.AppID, e.Type, e.OrderID, nullInt(e.BagID), e.Sequence, e.BagVersion,
-			[]byte(e.Payload), micros(e.DateCreated))
-	}
-	if _, err := tx.tx.ExecContext(ctx, q.String(), args...); err != nil {
-		return interpretError(err, "insert events")
+		if _, err := tx.tx.ExecContext(ctx, q.String(), args...); err != nil {
+			return interpretError(err, "insert events")
+		}
 	}
 	return tx.fanOut(ctx, events)
 }

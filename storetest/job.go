@@ -209,8 +209,8 @@ func testConcurrentClaims(t *testing.T, open Opener) {
 	equal(t, "jobs claimed exactly once", len(owner), jobs)
 }
 
-// testCompleteJobs: waiting jobs are completed in the transaction; a
-// running one is left to its worker.
+// testCompleteJobs: waiting jobs are completed (or made due) in the
+// transaction; a running or finished one is left as it is.
 func testCompleteJobs(t *testing.T, open Opener) {
 	ctx := context.Background()
 	s := open(t)
@@ -234,5 +234,13 @@ func testCompleteJobs(t *testing.T, open Opener) {
 	}
 	if more := claim(t, s, "w", 10, later.Add(time.Hour)); len(more) != 0 {
 		t.Fatalf("claimed %d completed jobs", len(more))
+	}
+
+	// DueJobs brings a waiting job forward (and leaves finished ones).
+	net := InsertJobs(t, s, "safety", 1, T0.Add(time.Hour), 5)[0]
+	noErr(t, s.InTx(ctx, func(tx tote.Tx) error { return tx.DueJobs(ctx, append([]int64{net}, ids...), T0) }), "due jobs")
+	got := claim(t, s, "w", 10, T0)
+	if len(got) != 1 || got[0].ID != net {
+		t.Fatalf("claimed %d jobs at T0, want only the one made due", len(got))
 	}
 }

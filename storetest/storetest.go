@@ -268,6 +268,16 @@ func testEvents(t *testing.T, open Opener) {
 	stored, err := s.FindStatusChanges(ctx, o.ID)
 	noErr(t, err, "find status changes")
 	equal(t, "status changes", stored, changes)
+	// More than one statement's worth keep their order too.
+	var many []*tote.StatusChange
+	for i := range 1201 {
+		many = append(many, &tote.StatusChange{AppID: a.ID, OrderID: o.ID, BagID: b1, Field: tote.FieldBagStatus,
+			From: fmt.Sprint(i), To: fmt.Sprint(i + 1), Trigger: "many", DateCreated: T0})
+	}
+	noErr(t, s.InTx(ctx, func(tx tote.Tx) error { return tx.InsertStatusChanges(ctx, many) }), "insert many changes")
+	stored, err = s.FindStatusChanges(ctx, o.ID)
+	noErr(t, err, "find status changes")
+	equal(t, "many status changes", stored[len(changes):], many)
 
 	got, err := s.FindEvents(ctx, o.ID, b1)
 	noErr(t, err, "find events")

@@ -82,10 +82,16 @@ func (e *Engine) Register(r *job.Runner) {
 }
 
 // submitTimeout bounds one run of a submit job: a lookup, a submit, and the
-// settlement when its bag was the last to settle.
+// settlement when its bag was the last to settle (a payment call, given
+// settleBudget).
 func (e *Engine) submitTimeout() time.Duration {
-	return 2*cmpOr(e.PlatformTimeout, 10*time.Second) + 5*time.Second
+	return 2*cmpOr(e.PlatformTimeout, 10*time.Second) + settleBudget
 }
+
+// settleBudget is the part of a submit job's time kept for settling its
+// order: the payment provider's call (10 s at most by default) and the
+// commands around it.
+const settleBudget = 15 * time.Second
 
 // unlimited is the attempt budget of the submission jobs: they must not be
 // discarded while their bag or order is unsettled (the bag's own attempts

@@ -37,10 +37,8 @@ func (e *Engine) submitBag(ctx context.Context, j *tote.Job) error {
 	case bag.Status == tote.BagStatusSubmitted:
 		// The last attempt's outcome is unknown: ask before sending again.
 		rec, err := e.Platform.Lookup(ctx, bag.MerchantID, bag.Reference)
-		if err == nil && rec.Status == tote.PlatformStatusPending {
-			return pending(j)
-		} else if err == nil {
-			return e.accepted(ctx, o, bag, rec)
+		if err == nil {
+			return e.recorded(ctx, j, o, bag, rec)
 		} else if !errors.Is(err, tote.ErrNotFound) {
 			return err // the platform cannot say yet; ask again later
 		}
@@ -68,10 +66,8 @@ func (e *Engine) submitBag(ctx context.Context, j *tote.Job) error {
 	rec, err := e.Platform.Submit(ctx, platformOrder(o, bag))
 	var perr *tote.PlatformError
 	switch {
-	case err == nil && rec.Status == tote.PlatformStatusPending:
-		return pending(j)
 	case err == nil:
-		return e.accepted(ctx, o, bag, rec)
+		return e.recorded(ctx, j, o, bag, rec)
 	case errors.As(err, &perr) && perr.Kind == tote.PlatformRejected:
 		return e.rejected(ctx, o, bag, perr)
 	case errors.As(err, &perr) && perr.Kind == tote.PlatformUnknown:
@@ -102,6 +98,21 @@ func (e *Engine) submitBag(ctx context.Context, j *tote.Job) error {
 			delay = perr.RetryAfter
 		}
 		return job.RetryAfter(delay, err)
+	}
+}
+
+// recorded acts on the platform's record of the bag's order: accepted (or
+// backordered), taken but not yet confirmed, or, for any other status, not
+// placed.
+func (e *Engine) recorded(ctx context.Context, j *tote.Job, o *tote.Order, bag *tote.Bag, rec *tote.PlatformRecord) error {
+	switch rec.Status {
+	case string(tote.BagStatusAccepted), string(tote.BagStatusBackordered):
+		return e.accepted(ctx, o, bag, rec)
+	case tote.PlatformStatusPending:
+		return pending(j)
+	default:
+		return e.rejected(ctx, o, bag, &tote.PlatformError{Kind: tote.PlatformRejected, Type: tote.ErrorTypeExternalSubmitCart,
+			Message: fmt.Sprintf("The platform holds the order with status %q, not an accepted one.", rec.Status)})
 	}
 }
 
@@ -141,18 +152,21 @@ func bagError(c *lifecycle.Change, perr *tote.PlatformError, message string) *to
 	}
 }
 
-// settleWhenDone adds the settle job when this change settled the last bag.
+// settleWhenDone adds the settle job when this change settled the last bag,
+// and returns its index among the change's jobs (-1 when it added none).
 // The job is the safety net: the change's caller settles the order at once
 // (settleNow), and the job, due only after that attempt has had all the
 // time it can take, is completed by the settlement; it runs only if the
-// settlement did not happen (the process died, the provider was down).
-func (e *Engine) settleWhenDone(c *lifecycle.Change) {
+// settlement did not happen (the process died; the provider was down,
+// and then settleNow makes it due at once).
+func (e *Engine) settleWhenDone(c *lifecycle.Change) int {
 	for _, b := range c.State.Bags {
 		if !b.Status.IsSettled() {
-			return
+			return -1
 		}
 	}
 	c.Jobs = append(c.Jobs, jobParams(KindSettleOrder, orderArgs{c.Order.ID}, c.Now.Add(e.settleGrace()), unlimited))
+	return len(c.Jobs) - 1
 }
 
 // settleGrace is how long the settle job waits for the settlement made
@@ -160,20 +174,29 @@ func (e *Engine) settleWhenDone(c *lifecycle.Change) {
 // it may run.
 func (e *Engine) settleGrace() time.Duration { return e.submitTimeout() + 5*time.Second }
 
-// settleNow settles the order of a change that settled its last bag (the
-// change inserted the settle job, and nothing else). A failure is left to
-// that job.
-func (e *Engine) settleNow(ctx context.Context, res *lifecycle.Result) {
-	if len(res.JobIDs) == 0 {
+// settleNow settles the order of a change that settled its last bag (its
+// settle job is res.JobIDs[job]; job < 0 when the change settled nothing).
+// When that fails, the attempt is over: the settle job is made due now.
+func (e *Engine) settleNow(ctx context.Context, res *lifecycle.Result, job int) {
+	if job < 0 {
 		return
 	}
-	if err := e.settle(ctx, res.Order, res.JobIDs); err != nil {
-		e.Log.Warn("settling the order failed; its settle job will try again", "order_id", res.Order.ID,
-			"in", e.settleGrace(), "err", err)
+	safetyNet := res.JobIDs[job]
+	err := e.settle(ctx, res.Order, []int64{safetyNet})
+	if err == nil {
+		return
+	}
+	e.Log.Warn("settling the order failed; its settle job will try again", "order_id", res.Order.ID, "err", err)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	now := e.Clock.Now()
+	if derr := e.Store.InTx(ctx, func(tx tote.Tx) error { return tx.DueJobs(ctx, []int64{safetyNet}, now) }); derr != nil {
+		e.Log.Warn("could not bring the settle job forward; it runs at its time", "order_id", res.Order.ID, "err", derr)
 	}
 }
 
 func (e *Engine) accepted(ctx context.Context, o *tote.Order, bag *tote.Bag, rec *tote.PlatformRecord) error {
+	settleJob := -1
 	res, err := e.Lifecycle.Apply(ctx, lifecycle.Command{OrderID: o.ID, BagID: bag.ID,
 		Run: func(st *tote.OrderState, i int) (tote.Outcome, error) {
 			if rec.Status == string(tote.BagStatusBackordered) {
@@ -183,19 +206,20 @@ func (e *Engine) accepted(ctx context.Context, o *tote.Order, bag *tote.Bag, rec
 		},
 		Edit: func(c *lifecycle.Change) error {
 			c.Bag.ExternalID, c.Bag.DateLastConsolidated = rec.ExternalID, &c.Now
-			e.settleWhenDone(c)
+			settleJob = e.settleWhenDone(c)
 			return nil
 		}})
 	if err != nil {
 		return err
 	}
-	e.settleNow(ctx, res)
+	e.settleNow(ctx, res, settleJob)
 	return nil
 }
 
 // rejected records a final rejection. In an order with other live bags,
 // the rejected bag drops out of the order's totals (and so of the charge).
 func (e *Engine) rejected(ctx context.Context, o *tote.Order, bag *tote.Bag, perr *tote.PlatformError) error {
+	settleJob := -1
 	res, err := e.Lifecycle.Apply(ctx, lifecycle.Command{OrderID: o.ID, BagID: bag.ID,
 		Run: func(st *tote.OrderState, i int) (tote.Outcome, error) { return st.BagRejected(i) },
 		Edit: func(c *lifecycle.Change) error {
@@ -218,13 +242,13 @@ func (e *Engine) rejected(ctx context.Context, o *tote.Order, bag *tote.Bag, per
 				o.Total += b.Total
 			}
 			o.DateLastModified = c.Now
-			e.settleWhenDone(c)
+			settleJob = e.settleWhenDone(c)
 			return nil
 		}})
 	if err != nil {
 		return err
 	}
-	e.settleNow(ctx, res)
+	e.settleNow(ctx, res, settleJob)
 	return nil
 }
 
