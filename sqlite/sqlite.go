@@ -86,6 +86,10 @@ func Open(ctx context.Context, c Config) (*Store, error) {
 	pragmas.Add("_pragma", "journal_mode(WAL)")
 	pragmas.Add("_pragma", "synchronous("+c.Synchronous+")")
 	pragmas.Add("_pragma", "foreign_keys(1)")
+	// ANALYZE (run by PRAGMA optimize at open and hourly) looks at about
+	// this many rows of each index, so it stays quick at any size, as
+	// SQLite advises.
+	pragmas.Add("_pragma", "analysis_limit(1000)")
 	pragmas.Add("_txlock", "immediate")
 	// The path is escaped: SQLite decodes %XX in file: URIs, and a ? or #
 	// in a directory name would otherwise end the path.
