@@ -90,6 +90,10 @@ func Open(ctx context.Context, c Config) (*Store, error) {
 	// this many rows of each index, so it stays quick at any size, as
 	// SQLite advises.
 	pragmas.Add("_pragma", "analysis_limit(1000)")
+	// The statement journal of the group commit's savepoints stays in
+	// memory: by default it spills to a temporary file past 64 KiB, and
+	// every savepoint's first change to a page then costs a write(2).
+	pragmas.Add("_pragma", "temp_store(MEMORY)")
 	pragmas.Add("_txlock", "immediate")
 	// The path is escaped: SQLite decodes %XX in file: URIs, and a ? or #
 	// in a directory name would otherwise end the path.
