@@ -103,8 +103,8 @@ type Tx interface {
 	// InsertEvents appends events. Each event of a bag gets the bag's next
 	// sequence number (stored on the bag as EventSeq). Each event also fans
 	// out, in this transaction, to every ACTIVE subscription of its app and
-	// type: one Delivery each, with its job (KindDeliverWebhook) unless it
-	// waits behind an earlier delivery of its bag (Webhook.Ordered).
+	// type: one Delivery each, due at once unless it waits behind an
+	// earlier delivery of its bag (Webhook.Ordered).
 	InsertEvents(ctx context.Context, events []*Event) error
 	// InsertJobs adds jobs (see JobParams.Prepared) that become claimable
 	// when the transaction commits, and returns their ids.

@@ -2,7 +2,6 @@ package tote
 
 import (
 	"context"
-	"encoding/json"
 	"slices"
 	"time"
 )
@@ -149,30 +148,19 @@ type DeliveryToSend struct {
 	AppWebhookKey []byte
 }
 
-// KindDeliverWebhook is the job kind of a delivery: one job per delivery,
-// whose args are DeliveryJobArgs. The stores insert these jobs themselves
-// (fan-out and stream turns), so the kind is part of the store contract.
-const KindDeliverWebhook = "deliver_webhook"
-
-// DeliveryJobMaxAttempts is the job-level attempt limit of a delivery job.
-// A delivery counts its own attempts (the retry schedule decides when it
-// fails); its job may also be postponed any number of times while the
-// subscription is paused or busy, so the job limit is out of reach.
-const DeliveryJobMaxAttempts = 1 << 30
-
-// DeliveryJobArgs are the args of a KindDeliverWebhook job.
-type DeliveryJobArgs struct {
-	DeliveryID int64 `json:"delivery_id"`
+// ClaimDeliveriesParams selects the deliveries a dispatcher takes.
+type ClaimDeliveriesParams struct {
+	Now time.Time
+	// Lease is how long the claim holds: the deliveries are not due again
+	// before Now+Lease unless an outcome is recorded, and come up again
+	// then if none is (their process died), unless ExtendDeliveryLeases
+	// moves it on.
+	Lease time.Duration
+	Limit int
 }
 
-// DeliveryJob returns the job that sends delivery id from runAt on.
-func DeliveryJob(id int64, runAt time.Time) JobParams {
-	args, _ := json.Marshal(DeliveryJobArgs{DeliveryID: id})
-	return JobParams{Kind: KindDeliverWebhook, Args: args, RunAt: runAt, CreatedAt: runAt, MaxAttempts: DeliveryJobMaxAttempts}
-}
-
-// DeliveryOutcome records one turn of a delivery: an HTTP attempt (Sent) or
-// a cancellation.
+// DeliveryOutcome records one turn of a delivery: an HTTP attempt (Sent), a
+// cancellation, or a postponement.
 type DeliveryOutcome struct {
 	DeliveryID int64
 	// Attempts is the delivery's Attempts as the worker read it. It fences
@@ -197,12 +185,10 @@ type DeliveryOutcome struct {
 	// Pause, on a failed attempt, pauses the subscription when its
 	// endpoint has failed too often.
 	Pause *PausePolicy
-	// JobID and JobAttempt, when set, name the delivery job's attempt that
-	// made this turn: the job is ended in the same transaction (available
-	// again at NextAttempt for IN_PROGRESS, completed otherwise), fenced
-	// by its attempt like JobOutcome.
-	JobID      int64
-	JobAttempt int
+	// Postpone: no attempt was made (the subscription is paused, or its
+	// endpoint busy); the delivery keeps its status and is due again at
+	// NextAttempt.
+	Postpone bool
 }
 
 // PausePolicy pauses a subscription whose endpoint failed more than
@@ -225,9 +211,6 @@ type DeliveryResult struct {
 	PausedUntil *time.Time
 	// Disabled: this outcome set the subscription DISABLED.
 	Disabled bool
-	// JobRecorded: the job attempt named by the outcome was ended with it
-	// (false when it no longer held its job).
-	JobRecorded bool
 }
 
 // WebhookReader reads subscriptions and their deliveries. Lookups by id
@@ -264,30 +247,49 @@ type WebhookWriter interface {
 	// (ECONFLICT as CreateWebhook).
 	UpdateWebhook(ctx context.Context, w *Webhook) error
 	// DeleteWebhook removes a subscription with its deliveries and their
-	// attempts; jobs of those deliveries find nothing to do.
+	// attempts; a dispatcher sending one of them finds nothing to record.
 	DeleteWebhook(ctx context.Context, id int64) error
-	// CreateDelivery inserts d (a resend) with its job, due at
-	// d.DateCreated, outside any bag stream; it sets d.ID.
+	// CreateDelivery inserts d (a resend), due at d.DateCreated, outside
+	// any bag stream; it sets d.ID.
 	CreateDelivery(ctx context.Context, d *Delivery) error
-	// WakeDeliveries makes the queued jobs of a subscription's unfinished
-	// deliveries due at now (a reactivated subscription's deliveries were
-	// put off until its pause would have ended), and reports how many.
+	// WakeDeliveries makes a subscription's unfinished deliveries that are
+	// not being sent due at now (a reactivated subscription's deliveries
+	// were put off until its pause would have ended), and reports how many.
 	WakeDeliveries(ctx context.Context, webhookID int64, now time.Time) (int64, error)
 	// SetAppWebhookKey stores the key an app's deliveries are signed with
 	// (App.WebhookKey).
 	SetAppWebhookKey(ctx context.Context, appID int64, key []byte) error
 }
 
+// DeliveryStats describes the delivery queue for metrics.
+type DeliveryStats struct {
+	// Due counts deliveries whose attempt is due and that no dispatcher
+	// has claimed.
+	Due int64
+	// OldestDue is how long the oldest of them has been due (zero if none).
+	OldestDue time.Duration
+}
+
 // WebhookStore is the workers' side of deliveries.
 type WebhookStore interface {
 	WebhookReader
-	// FindDeliveryToSend reads a delivery with its subscription, its body
-	// and its app's key.
-	FindDeliveryToSend(ctx context.Context, id int64) (*DeliveryToSend, error)
+	// ClaimDeliveries takes up to p.Limit due deliveries (pending, not
+	// waiting for their turn, their next attempt due and no live claim on
+	// them), oldest due first, claims them until p.Now+p.Lease, and
+	// returns each with its subscription, body and app key. Two claimers
+	// never get the same delivery while a claim holds.
+	ClaimDeliveries(ctx context.Context, p ClaimDeliveriesParams) ([]*DeliveryToSend, error)
+	// ExtendDeliveryLeases moves the claims still held on the given
+	// deliveries to until (a dispatcher's heartbeat while it sends them).
+	ExtendDeliveryLeases(ctx context.Context, ids []int64, until time.Time) error
+	// DeliveryStats describes the deliveries due at now.
+	DeliveryStats(ctx context.Context, now time.Time) (DeliveryStats, error)
 	// RecordDeliveryOutcomes records turns of deliveries, all in one
-	// transaction. A delivery that becomes final and was in a bag stream
-	// hands the turn to the next waiting delivery of that stream (its job
-	// is inserted in the same transaction).
+	// transaction, and ends their claims. A delivery that becomes final and
+	// was in a bag stream hands the turn to the next waiting delivery of
+	// that stream (due at once). A failed attempt is kept as a
+	// DeliveryAttempt; the successful one is described by the delivery
+	// itself (FindDeliveryAttempts lists it).
 	RecordDeliveryOutcomes(ctx context.Context, outcomes []DeliveryOutcome) ([]DeliveryResult, error)
 	// PruneDeliveries deletes attempts made before the given time, and
 	// final deliveries last changed before it.

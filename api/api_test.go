@@ -318,6 +318,8 @@ func TestObservability(t *testing.T) {
 			`tote_http_request_duration_seconds_count{method="POST",route="POST /v1/admin/apps"} 1`,
 			`tote_jobs{state="available"} 2`,
 			`tote_jobs_oldest_due_age_seconds `,
+			`tote_webhook_deliveries_due 0`,
+			`tote_webhook_deliveries_oldest_due_age_seconds 0`,
 		} {
 			if !strings.Contains(m, want) {
 				t.Errorf("metrics lack %q", want)

@@ -29,9 +29,12 @@ type Server struct {
 	Apps     *tenant.Service
 	Orders   *submission.Engine
 	Webhooks *webhook.Service
-	Clock    tote.Clock
-	Logger   *slog.Logger
-	AdminKey string
+	// Dispatcher, when set, reports this process's webhook attempts on
+	// /metrics.
+	Dispatcher *webhook.Dispatcher
+	Clock      tote.Clock
+	Logger     *slog.Logger
+	AdminKey   string
 	// Registry receives the HTTP and queue metrics and is served on /metrics.
 	Registry *prometheus.Registry
 	// OperatorRoutes are further routes behind the admin key (the
@@ -105,7 +108,8 @@ func (s *Server) Handler() http.Handler {
 		s.Registry = prometheus.NewRegistry()
 	}
 	s.metrics = newHTTPMetrics(s.Registry)
-	s.Registry.MustRegister(&queueCollector{store: s.Store, clock: s.Clock, log: s.Logger})
+	s.Registry.MustRegister(&queueCollector{store: s.Store, clock: s.Clock, log: s.Logger},
+		&deliveryCollector{store: s.Store, dispatcher: s.Dispatcher, clock: s.Clock, log: s.Logger})
 
 	mux := http.NewServeMux()
 	for _, rt := range s.routes() {

@@ -216,10 +216,15 @@ func (r reader) FindDeliveryAttempts(ctx context.Context, deliveryIDs []int64) (
 	if len(deliveryIDs) == 0 {
 		return nil, nil
 	}
+	// Failed attempts have rows; the successful one is the delivery's own
+	// record.
 	rows, err := r.q.Query(ctx, `
 		SELECT delivery_id, webhook_id, attempt, status_code, error, succeeded, duration_us, date_created
 		FROM webhook_delivery_attempts WHERE delivery_id = ANY($1)
-		ORDER BY delivery_id, attempt`, deliveryIDs)
+		UNION ALL
+		SELECT id, webhook_id, attempts, status_code, '', TRUE, duration_us, date_last_modified
+		FROM webhook_deliveries WHERE id = ANY($1) AND status = 'SUCCEEDED'
+		ORDER BY 1, 3`, deliveryIDs)
 	if err != nil {
 		return nil, interpretError(err, "find delivery attempts")
 	}
@@ -256,47 +261,90 @@ func (r reader) FindEventByID(ctx context.Context, id string) (*tote.Event, erro
 	return &e, nil
 }
 
-// FindDeliveryToSend reads a delivery, its subscription, its body and its
-// app's key in one statement.
-func (s *Store) FindDeliveryToSend(ctx context.Context, id int64) (*tote.DeliveryToSend, error) {
-	var out tote.DeliveryToSend
-	out.Delivery = new(tote.Delivery)
-	dest, finish := deliveryDest(out.Delivery)
-	var w tote.Webhook
-	dest = append(append(dest, webhookDest(&w)...), &out.Body, &out.AppWebhookKey)
-	err := s.pool.QueryRow(ctx, `
-		SELECT `+deliveryColumns("d.")+`, w.id, w.app_id, w.event, w.remote_endpoint, w.status,
-			w.signing_secret, w.ordered, w.paused_until, w.pause_level, w.date_created,
-			w.date_last_modified, e.payload, a.webhook_key
-		FROM webhook_deliveries d
-		JOIN webhooks w ON w.id = d.webhook_id
-		JOIN apps a ON a.id = d.app_id
-		LEFT JOIN events e ON e.id = d.source_event_id
-		WHERE d.id = $1`, id).Scan(dest...)
+// ClaimDeliveries claims due deliveries (skipping those another claimer
+// is taking) and reads each with its subscription, body and app key, in
+// one statement.
+func (s *Store) ClaimDeliveries(ctx context.Context, p tote.ClaimDeliveriesParams) ([]*tote.DeliveryToSend, error) {
+	rows, err := s.pool.Query(ctx, sqlClaimDeliveries, p.Now.Add(p.Lease), p.Now, p.Limit)
 	if err != nil {
-		return nil, interpretError(err, fmt.Sprintf("find delivery %d to send", id))
+		return nil, interpretError(err, "claim deliveries")
 	}
-	finish()
-	finishWebhook(&w)
-	out.Webhook = &w
-	return &out, nil
+	defer rows.Close()
+	var out []*tote.DeliveryToSend
+	for rows.Next() {
+		ds := &tote.DeliveryToSend{Delivery: new(tote.Delivery)}
+		dest, finish := deliveryDest(ds.Delivery)
+		var w tote.Webhook
+		dest = append(append(dest, webhookDest(&w)...), &ds.Body, &ds.AppWebhookKey)
+		if err := rows.Scan(dest...); err != nil {
+			return nil, interpretError(err, "claim deliveries")
+		}
+		finish()
+		finishWebhook(&w)
+		ds.Webhook = &w
+		out = append(out, ds)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, interpretError(err, "claim deliveries")
+	}
+	return out, nil
 }
 
-// CreateDelivery inserts a delivery outside any stream, with its job.
+// A claim moves the delivery's due time to the end of its lease: if no
+// outcome is recorded by then, it is due again.
+var sqlClaimDeliveries = `
+	WITH claimed AS (
+		UPDATE webhook_deliveries SET due_at = $1, lease_until = $1
+		WHERE id IN (SELECT id FROM webhook_deliveries WHERE due_at <= $2
+			ORDER BY due_at, id LIMIT $3 FOR UPDATE SKIP LOCKED)
+		RETURNING *)
+	SELECT ` + deliveryColumns("d.") + `, w.id, w.app_id, w.event, w.remote_endpoint, w.status,
+		w.signing_secret, w.ordered, w.paused_until, w.pause_level, w.date_created,
+		w.date_last_modified, e.payload, a.webhook_key
+	FROM claimed d
+	JOIN webhooks w ON w.id = d.webhook_id
+	JOIN apps a ON a.id = d.app_id
+	LEFT JOIN events e ON e.id = d.source_event_id
+	ORDER BY d.id`
+
+// DeliveryStats counts the deliveries due and not claimed, and ages the
+// oldest.
+func (s *Store) DeliveryStats(ctx context.Context, now time.Time) (tote.DeliveryStats, error) {
+	var st tote.DeliveryStats
+	var oldest *time.Time
+	err := s.pool.QueryRow(ctx, `SELECT count(*), min(due_at) FROM webhook_deliveries WHERE due_at <= $1`, now).
+		Scan(&st.Due, &oldest)
+	if err != nil {
+		return st, interpretError(err, "delivery stats")
+	}
+	if oldest != nil {
+		st.OldestDue = max(now.Sub(*oldest), 0)
+	}
+	return st, nil
+}
+
+// ExtendDeliveryLeases moves the claims still held on ids to until.
+func (s *Store) ExtendDeliveryLeases(ctx context.Context, ids []int64, until time.Time) error {
+	_, err := s.pool.Exec(ctx, `UPDATE webhook_deliveries SET due_at = $1, lease_until = $1
+		WHERE id = ANY($2) AND lease_until IS NOT NULL`, until, ids)
+	return interpretError(err, "extend delivery leases")
+}
+
+// CreateDelivery inserts a delivery outside any stream, due at once.
 func (tx *Tx) CreateDelivery(ctx context.Context, d *tote.Delivery) error {
 	d.InStream, d.Waiting = false, false
-	if err := tx.insertDelivery(ctx, d); err != nil {
-		return err
+	if d.DateNextAttempt == nil {
+		due := d.DateCreated
+		d.DateNextAttempt = &due
 	}
-	_, err := tx.InsertJobs(ctx, []tote.JobParams{tote.DeliveryJob(d.ID, d.DateCreated)})
-	return err
+	return tx.insertDelivery(ctx, d)
 }
 
 const sqlInsertDelivery = `
 	INSERT INTO webhook_deliveries (webhook_id, app_id, event_id, source_event_id, event_type,
 		order_id, bag_id, bag_version, sequence, status, in_stream, waiting, attempts, status_code,
-		last_error, resend_of, date_created, date_last_modified, date_next_attempt)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+		last_error, resend_of, date_created, date_last_modified, date_next_attempt, due_at)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19)
 	RETURNING id`
 
 func (tx *Tx) insertDelivery(ctx context.Context, d *tote.Delivery) error {
@@ -304,6 +352,9 @@ func (tx *Tx) insertDelivery(ctx context.Context, d *tote.Delivery) error {
 		d.WebhookID, d.AppID, d.EventID, d.SourceEventID, d.EventType, d.OrderID, nullInt(d.BagID),
 		d.BagVersion, d.Sequence, d.Status, d.InStream, d.Waiting, d.Attempts, d.StatusCode, d.LastError,
 		nullInt(d.ResendOf), d.DateCreated, d.DateLastModified, d.DateNextAttempt).Scan(&d.ID)
+	if err == nil && d.DateNextAttempt != nil {
+		tx.insertedJobs = true // wake the local dispatcher after the commit
+	}
 	return interpretError(err, "insert delivery")
 }
 
@@ -314,8 +365,9 @@ func compareStreams(a, b streamKey) int {
 }
 
 // fanOut creates the deliveries of newly inserted events: one per ACTIVE
-// subscription of the event's app and type. A delivery in a bag stream that
-// already has pending deliveries waits, without a job, for its turn.
+// subscription of the event's app and type, due at once. A delivery in a
+// bag stream that already has pending deliveries waits (not due) for its
+// turn.
 func (tx *Tx) fanOut(ctx context.Context, events []*tote.Event) error {
 	type sub struct {
 		id      int64
@@ -416,13 +468,12 @@ func (tx *Tx) fanOut(ctx context.Context, events []*tote.Event) error {
 	if err := tx.tx.SendBatch(ctx, batch).Close(); err != nil {
 		return interpretError(err, "insert deliveries")
 	}
-	var jobs []tote.JobParams
 	for _, d := range plan {
 		if !d.Waiting {
-			jobs = append(jobs, tote.DeliveryJob(d.ID, d.DateCreated))
+			tx.insertedJobs = true // wake the local dispatcher after the commit
 		}
 	}
-	return tx.insertJobsBatch(ctx, jobs)
+	return nil
 }
 
 // RecordDeliveryOutcomes records turns of deliveries in one transaction.
@@ -453,24 +504,22 @@ const (
 		UPDATE webhook_deliveries SET status = $1, attempts = attempts + $2,
 			status_code = CASE WHEN $3 THEN $4 ELSE status_code END,
 			last_error = CASE WHEN $5 THEN $6 ELSE last_error END,
-			date_last_modified = $7, date_next_attempt = $8
+			duration_us = CASE WHEN $3 THEN $11 ELSE duration_us END,
+			date_last_modified = $7, date_next_attempt = $8, due_at = $8, lease_until = NULL
 		WHERE id = $9 AND attempts = $10 AND status IN ('CREATED', 'IN_PROGRESS')
 		RETURNING webhook_id, bag_id, in_stream`
+	sqlPostponeDelivery = `
+		UPDATE webhook_deliveries SET due_at = $1, lease_until = NULL
+		WHERE id = $2 AND attempts = $3 AND status IN ('CREATED', 'IN_PROGRESS')`
 	sqlInsertAttempt = `
 		INSERT INTO webhook_delivery_attempts (delivery_id, webhook_id, attempt, status_code, error,
 			succeeded, duration_us, date_created)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
-	sqlJobRetry = `
-		UPDATE jobs SET state = 'available', run_at = $1, last_error = $2, lease_until = NULL
-		WHERE id = $3 AND attempt = $4 AND state = 'running'`
-	sqlJobEnd = `
-		UPDATE jobs SET state = 'completed', last_error = '', lease_until = NULL, finalized_at = $1
-		WHERE id = $2 AND attempt = $3 AND state = 'running'`
 	sqlStreamDeleteLast = `DELETE FROM webhook_streams WHERE webhook_id = $1 AND bag_id = $2 AND pending = 1`
 	sqlStreamEnd        = `UPDATE webhook_streams SET pending = pending - 1 WHERE webhook_id = $1 AND bag_id = $2 RETURNING pending`
 	sqlStreamDelete     = `DELETE FROM webhook_streams WHERE webhook_id = $1 AND bag_id = $2 AND pending <= 0`
 	sqlStreamNext       = `
-		UPDATE webhook_deliveries SET waiting = FALSE, date_next_attempt = $1, date_last_modified = $1
+		UPDATE webhook_deliveries SET waiting = FALSE, date_next_attempt = $1, due_at = $1, date_last_modified = $1
 		WHERE id = (SELECT id FROM webhook_deliveries WHERE webhook_id = $2 AND bag_id = $3 AND waiting
 			ORDER BY sequence, id LIMIT 1)
 		RETURNING id`
@@ -497,6 +546,13 @@ func (tx *Tx) recordOutcomes(ctx context.Context, outcomes []tote.DeliveryOutcom
 	batch := &pgx.Batch{}
 	for _, i := range order {
 		o := outcomes[i]
+		if o.Postpone {
+			batch.Queue(sqlPostponeDelivery, o.NextAttempt, o.DeliveryID, o.Attempts).Exec(func(tag pgconn.CommandTag) error {
+				results[i].Recorded = tag.RowsAffected() == 1
+				return nil
+			})
+			continue
+		}
 		var next *time.Time
 		if o.Status == tote.DeliveryStatusInProgress {
 			next = &o.NextAttempt
@@ -506,7 +562,7 @@ func (tx *Tx) recordOutcomes(ctx context.Context, outcomes []tote.DeliveryOutcom
 			sent = 1
 		}
 		batch.Queue(sqlRecordDelivery, o.Status, sent, o.Sent, o.StatusCode, o.Sent || o.Error != "", o.Error, o.Now, next,
-			o.DeliveryID, o.Attempts).QueryRow(func(r pgx.Row) error {
+			o.DeliveryID, o.Attempts, o.Duration.Microseconds()).QueryRow(func(r pgx.Row) error {
 			err := r.Scan(&rows[i].webhook, &rows[i].bag, &rows[i].inStream)
 			if errors.Is(err, pgx.ErrNoRows) {
 				return nil // fenced: another worker recorded this turn
@@ -519,7 +575,7 @@ func (tx *Tx) recordOutcomes(ctx context.Context, outcomes []tote.DeliveryOutcom
 		return nil, interpretError(err, "record delivery outcomes")
 	}
 
-	// 2. Their attempts, their jobs, and the end of their bags' turns
+	// 2. Their failed attempts, and the end of their bags' turns
 	// (most often the stream held only this delivery and ends).
 	type done struct {
 		i       int
@@ -532,27 +588,11 @@ func (tx *Tx) recordOutcomes(ctx context.Context, outcomes []tote.DeliveryOutcom
 	batch = &pgx.Batch{}
 	for _, i := range order {
 		o, r := outcomes[i], rows[i]
-		if o.JobID != 0 {
-			res := &results[i]
-			onJob := func(tag pgconn.CommandTag) error { res.JobRecorded = tag.RowsAffected() == 1; return nil }
-			switch {
-			case results[i].Recorded && o.Status == tote.DeliveryStatusInProgress:
-				batch.Queue(sqlJobRetry, o.NextAttempt, o.Error, o.JobID, o.JobAttempt).Exec(onJob)
-			case !results[i].Recorded:
-				// Fenced: the delivery moved on under this attempt (a worker
-				// that lost its lease recorded first). Run the job again
-				// rather than end it: its next run sees the delivery as it
-				// is, and ends, waits or sends accordingly.
-				batch.Queue(sqlJobRetry, o.Now, "delivery changed under this attempt", o.JobID, o.JobAttempt).Exec(onJob)
-			default:
-				batch.Queue(sqlJobEnd, o.Now, o.JobID, o.JobAttempt).Exec(onJob)
-			}
-		}
-		if !results[i].Recorded {
+		if !results[i].Recorded || o.Postpone {
 			continue
 		}
 		byWebhook[r.webhook] = append(byWebhook[r.webhook], i)
-		if o.Sent {
+		if o.Sent && !o.Succeeded {
 			batch.Queue(sqlInsertAttempt, o.DeliveryID, r.webhook, o.Attempts+1, o.StatusCode, o.Error, o.Succeeded,
 				o.Duration.Microseconds(), o.Now)
 		}
@@ -599,7 +639,6 @@ func (tx *Tx) recordOutcomes(ctx context.Context, outcomes []tote.DeliveryOutcom
 	if err := tx.tx.SendBatch(ctx, batch).Close(); err != nil {
 		return nil, interpretError(err, "end stream turns")
 	}
-	var jobs []tote.JobParams
 	batch = &pgx.Batch{}
 	for _, e := range turns {
 		n, ok := pending[e]
@@ -615,7 +654,7 @@ func (tx *Tx) recordOutcomes(ctx context.Context, outcomes []tote.DeliveryOutcom
 				if errors.Is(err, pgx.ErrNoRows) {
 					return nil
 				} else if err == nil {
-					jobs = append(jobs, tote.DeliveryJob(id, now))
+					tx.insertedJobs = true // wake the local dispatcher after the commit
 				}
 				return err
 			})
@@ -625,32 +664,7 @@ func (tx *Tx) recordOutcomes(ctx context.Context, outcomes []tote.DeliveryOutcom
 		return nil, interpretError(err, "start next deliveries")
 	}
 
-	// 4. The jobs of the deliveries whose turn came.
-	if err := tx.insertJobsBatch(ctx, jobs); err != nil {
-		return nil, err
-	}
 	return results, tx.health(ctx, byWebhook, outcomes, results)
-}
-
-// insertJobsBatch inserts jobs in one round trip.
-func (tx *Tx) insertJobsBatch(ctx context.Context, jobs []tote.JobParams) error {
-	if len(jobs) == 0 {
-		return nil
-	}
-	batch := &pgx.Batch{}
-	for _, j := range jobs {
-		j, err := j.Prepared()
-		if err != nil {
-			return err
-		}
-		batch.Queue(`INSERT INTO jobs (kind, args, state, max_attempts, run_at, created_at)
-			VALUES ($1, $2, 'available', $3, $4, $5)`, j.Kind, []byte(j.Args), j.MaxAttempts, j.RunAt, j.CreatedAt)
-	}
-	if err := tx.tx.SendBatch(ctx, batch).Close(); err != nil {
-		return interpretError(err, "insert jobs")
-	}
-	tx.insertedJobs = true
-	return nil
 }
 
 // health applies each subscription's outcomes to it, in subscription order.
@@ -781,17 +795,17 @@ func (s *Store) PruneDeliveries(ctx context.Context, before time.Time) (int64, e
 	return total, nil
 }
 
-// WakeDeliveries makes the queued jobs of a subscription's unfinished
-// deliveries due now.
+// WakeDeliveries makes a subscription's unfinished deliveries that were
+// put off (and are not being sent) due now.
 func (tx *Tx) WakeDeliveries(ctx context.Context, webhookID int64, now time.Time) (int64, error) {
 	tag, err := tx.tx.Exec(ctx, `
-		UPDATE jobs SET run_at = $1
-		WHERE state = 'available' AND kind = $2 AND run_at > $1
-			AND (convert_from(args, 'UTF8')::jsonb->>'delivery_id')::bigint IN (
-				SELECT id FROM webhook_deliveries WHERE webhook_id = $3 AND status IN ('CREATED', 'IN_PROGRESS'))`,
-		now, tote.KindDeliverWebhook, webhookID)
+		UPDATE webhook_deliveries SET due_at = $1
+		WHERE webhook_id = $2 AND due_at > $1 AND lease_until IS NULL`, now, webhookID)
 	if err != nil {
 		return 0, interpretError(err, "wake deliveries")
+	}
+	if tag.RowsAffected() > 0 {
+		tx.insertedJobs = true
 	}
 	return tag.RowsAffected(), nil
 }

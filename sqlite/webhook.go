@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -188,14 +189,15 @@ func (r reader) FindDeliveryAttempts(ctx context.Context, deliveryIDs []int64) (
 	if len(deliveryIDs) == 0 {
 		return nil, nil
 	}
-	args := make([]any, len(deliveryIDs))
-	for i, id := range deliveryIDs {
-		args[i] = id
-	}
+	// Failed attempts have rows; the successful one is the delivery's own
+	// record.
 	rows, err := r.q.QueryContext(ctx, `
 		SELECT delivery_id, webhook_id, attempt, status_code, error, succeeded, duration_us, date_created
-		FROM webhook_delivery_attempts WHERE delivery_id IN (?`+strings.Repeat(", ?", len(args)-1)+`)
-		ORDER BY delivery_id, attempt`, args...)
+		FROM webhook_delivery_attempts WHERE delivery_id IN (SELECT value FROM json_each(?))
+		UNION ALL
+		SELECT id, webhook_id, attempts, status_code, '', 1, duration_us, date_last_modified
+		FROM webhook_deliveries WHERE id IN (SELECT value FROM json_each(?)) AND status = 'SUCCEEDED'
+		ORDER BY 1, 3`, jsonIDs(deliveryIDs), jsonIDs(deliveryIDs))
 	if err != nil {
 		return nil, interpretError(err, "find delivery attempts")
 	}
@@ -214,6 +216,20 @@ func (r reader) FindDeliveryAttempts(ctx context.Context, deliveryIDs []int64) (
 	return out, interpretError(rows.Err(), "find delivery attempts")
 }
 
+// jsonIDs is ids as a JSON array, for json_each: one statement (one
+// prepared plan) whatever the number of ids.
+func jsonIDs(ids []int64) string {
+	b := make([]byte, 0, len(ids)*8+2)
+	b = append(b, '[')
+	for i, id := range ids {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, id, 10)
+	}
+	return string(append(b, ']'))
+}
+
 func (r reader) FindEventByID(ctx context.Context, id string) (*tote.Event, error) {
 	var e tote.Event
 	var bag sql.NullInt64
@@ -230,9 +246,51 @@ func (r reader) FindEventByID(ctx context.Context, id string) (*tote.Event, erro
 	return &e, nil
 }
 
-// FindDeliveryToSend reads a delivery, its subscription, its body and its
-// app's key in one statement.
-func (s *Store) FindDeliveryToSend(ctx context.Context, id int64) (*tote.DeliveryToSend, error) {
+// ClaimDeliveries claims due deliveries and reads each with its
+// subscription, body and app key.
+func (s *Store) ClaimDeliveries(ctx context.Context, p tote.ClaimDeliveriesParams) ([]*tote.DeliveryToSend, error) {
+	var out []*tote.DeliveryToSend
+	until := micros(p.Now.Add(p.Lease))
+	err := s.inWriteTx(ctx, func(tx *Tx) error {
+		out = out[:0]
+		rows, err := tx.tx.QueryContext(ctx, sqlClaimDeliveries, until, until, micros(p.Now), p.Limit)
+		if err != nil {
+			return interpretError(err, "claim deliveries")
+		}
+		var ids []int64
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return interpretError(err, "claim deliveries")
+			}
+			ids = append(ids, id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil || len(ids) == 0 {
+			return interpretError(err, "claim deliveries")
+		}
+		rows, err = tx.tx.QueryContext(ctx, sqlDeliveriesToSend, jsonIDs(ids))
+		if err != nil {
+			return interpretError(err, "read deliveries to send")
+		}
+		defer rows.Close()
+		for rows.Next() {
+			ds, err := scanDeliveryToSend(rows)
+			if err != nil {
+				return interpretError(err, "read deliveries to send")
+			}
+			out = append(out, ds)
+		}
+		return interpretError(rows.Err(), "read deliveries to send")
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func scanDeliveryToSend(row interface{ Scan(...any) error }) (*tote.DeliveryToSend, error) {
 	var out tote.DeliveryToSend
 	out.Delivery = new(tote.Delivery)
 	dest, finish := deliveryDest(out.Delivery)
@@ -241,9 +299,8 @@ func (s *Store) FindDeliveryToSend(ctx context.Context, id int64) (*tote.Deliver
 	var wCreated, wModified int64
 	dest = append(dest, &w.ID, &w.AppID, &w.Event, &w.RemoteEndpoint, &w.Status, &w.SigningSecret,
 		&w.Ordered, &paused, &w.PauseLevel, &wCreated, &wModified, &out.Body, &out.AppWebhookKey)
-	err := s.q.QueryRowContext(ctx, sqlDeliveryToSend, id).Scan(dest...)
-	if err != nil {
-		return nil, interpretError(err, fmt.Sprintf("find delivery %d to send", id))
+	if err := row.Scan(dest...); err != nil {
+		return nil, err
 	}
 	finish()
 	w.PausedUntil, w.DateCreated, w.DateLastModified = fromNullMicros(paused), fromMicros(wCreated), fromMicros(wModified)
@@ -251,15 +308,48 @@ func (s *Store) FindDeliveryToSend(ctx context.Context, id int64) (*tote.Deliver
 	return &out, nil
 }
 
-var sqlDeliveryToSend = `
-	SELECT ` + deliveryColumns("d.") + `, w.id, w.app_id, w.event, w.remote_endpoint, w.status,
-		w.signing_secret, w.ordered, w.paused_until, w.pause_level, w.date_created,
-		w.date_last_modified, e.payload, a.webhook_key
-	FROM webhook_deliveries d
-	JOIN webhooks w ON w.id = d.webhook_id
-	JOIN apps a ON a.id = d.app_id
-	LEFT JOIN events e ON e.id = d.source_event_id
-	WHERE d.id = ?`
+// ExtendDeliveryLeases moves the claims still held on ids to until.
+func (s *Store) ExtendDeliveryLeases(ctx context.Context, ids []int64, until time.Time) error {
+	_, err := s.execWrite(ctx, "extend delivery leases", `
+		UPDATE webhook_deliveries SET due_at = ?, lease_until = ?
+		WHERE id IN (SELECT value FROM json_each(?)) AND lease_until IS NOT NULL`,
+		micros(until), micros(until), jsonIDs(ids))
+	return err
+}
+
+// DeliveryStats counts the deliveries due and not claimed, and ages the
+// oldest.
+func (s *Store) DeliveryStats(ctx context.Context, now time.Time) (tote.DeliveryStats, error) {
+	var st tote.DeliveryStats
+	var oldest sql.NullInt64
+	err := s.q.QueryRowContext(ctx, `SELECT count(*), min(due_at) FROM webhook_deliveries WHERE due_at <= ?`,
+		micros(now)).Scan(&st.Due, &oldest)
+	if err != nil {
+		return st, interpretError(err, "delivery stats")
+	}
+	if oldest.Valid {
+		st.OldestDue = max(now.Sub(fromMicros(oldest.Int64)), 0)
+	}
+	return st, nil
+}
+
+// A claim moves the delivery's due time to the end of its lease: if
+// no outcome is recorded by then, it is due again.
+const sqlClaimDeliveries = `
+	UPDATE webhook_deliveries SET due_at = ?, lease_until = ?
+	WHERE id IN (SELECT id FROM webhook_deliveries WHERE due_at <= ? ORDER BY due_at, id LIMIT ? + 0)
+	RETURNING id`
+
+var sqlDeliveriesToSend = `
+		SELECT ` + deliveryColumns("d.") + `, w.id, w.app_id, w.event, w.remote_endpoint, w.status,
+			w.signing_secret, w.ordered, w.paused_until, w.pause_level, w.date_created,
+			w.date_last_modified, e.payload, a.webhook_key
+		FROM webhook_deliveries d
+		JOIN webhooks w ON w.id = d.webhook_id
+		JOIN apps a ON a.id = d.app_id
+		LEFT JOIN events e ON e.id = d.source_event_id
+		WHERE d.id IN (SELECT value FROM json_each(?))
+		ORDER BY d.id`
 
 // The writes of fan-out and of recording outcomes, prepared (prepared.go).
 const (
@@ -271,15 +361,21 @@ const (
 	sqlInsertDelivery = `
 		INSERT INTO webhook_deliveries (webhook_id, app_id, event_id, source_event_id, event_type,
 			order_id, bag_id, bag_version, sequence, status, in_stream, waiting, attempts, status_code,
-			last_error, resend_of, date_created, date_last_modified, date_next_attempt)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
+			last_error, resend_of, date_created, date_last_modified, date_next_attempt, due_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
+	// An outcome ends the claim: the delivery is due at its next attempt,
+	// or never again once final.
 	sqlRecordDelivery = `
 		UPDATE webhook_deliveries SET status = ?, attempts = attempts + ?,
 			status_code = CASE WHEN ? THEN ? ELSE status_code END,
 			last_error = CASE WHEN ? THEN ? ELSE last_error END,
-			date_last_modified = ?, date_next_attempt = ?
+			duration_us = CASE WHEN ? THEN ? ELSE duration_us END,
+			date_last_modified = ?, date_next_attempt = ?, due_at = ?, lease_until = NULL
 		WHERE id = ? AND attempts = ? AND status IN ('CREATED', 'IN_PROGRESS')
 		RETURNING webhook_id, bag_id, in_stream`
+	sqlPostponeDelivery = `
+		UPDATE webhook_deliveries SET due_at = ?, lease_until = NULL
+		WHERE id = ? AND attempts = ? AND status IN ('CREATED', 'IN_PROGRESS')`
 	sqlInsertAttempt = `
 		INSERT INTO webhook_delivery_attempts (delivery_id, webhook_id, attempt, status_code, error,
 			succeeded, duration_us, date_created)
@@ -288,28 +384,32 @@ const (
 	sqlStreamDelete     = `DELETE FROM webhook_streams WHERE webhook_id = ? AND bag_id = ? AND pending <= 0`
 	sqlStreamDeleteLast = `DELETE FROM webhook_streams WHERE webhook_id = ? AND bag_id = ? AND pending = 1`
 	sqlStreamNext       = `
-		UPDATE webhook_deliveries SET waiting = 0, date_next_attempt = ?, date_last_modified = ?
+		UPDATE webhook_deliveries SET waiting = 0, date_next_attempt = ?, due_at = ?, date_last_modified = ?
 		WHERE id = (SELECT id FROM webhook_deliveries WHERE webhook_id = ? AND bag_id = ? AND waiting = 1
 			ORDER BY sequence, id LIMIT 1)
 		RETURNING id`
 	sqlResetPauses = `UPDATE webhooks SET pause_level = 0 WHERE id = ? AND pause_level > 0`
 )
 
-// CreateDelivery inserts a delivery outside any stream, with its job.
+// CreateDelivery inserts a delivery outside any stream, due at once.
 func (tx *Tx) CreateDelivery(ctx context.Context, d *tote.Delivery) error {
 	d.InStream, d.Waiting = false, false
-	if err := tx.insertDelivery(ctx, d); err != nil {
-		return err
+	if d.DateNextAttempt == nil {
+		due := d.DateCreated
+		d.DateNextAttempt = &due
 	}
-	_, err := tx.InsertJobs(ctx, []tote.JobParams{tote.DeliveryJob(d.ID, d.DateCreated)})
-	return err
+	return tx.insertDelivery(ctx, d)
 }
 
 func (tx *Tx) insertDelivery(ctx context.Context, d *tote.Delivery) error {
 	err := tx.tx.QueryRowContext(ctx, sqlInsertDelivery,
 		d.WebhookID, d.AppID, d.EventID, d.SourceEventID, d.EventType, d.OrderID, nullInt(d.BagID),
 		d.BagVersion, d.Sequence, d.Status, d.InStream, d.Waiting, d.Attempts, d.StatusCode, d.LastError,
-		nullInt(d.ResendOf), micros(d.DateCreated), micros(d.DateLastModified), nullMicros(d.DateNextAttempt)).Scan(&d.ID)
+		nullInt(d.ResendOf), micros(d.DateCreated), micros(d.DateLastModified), nullMicros(d.DateNextAttempt),
+		nullMicros(d.DateNextAttempt)).Scan(&d.ID)
+	if err == nil && d.DateNextAttempt != nil {
+		tx.insertedJobs = true // wake the local dispatcher after the commit
+	}
 	return interpretError(err, "insert delivery")
 }
 
@@ -320,8 +420,9 @@ func compareStreams(a, b streamKey) int {
 }
 
 // fanOut creates the deliveries of newly inserted events: one per ACTIVE
-// subscription of the event's app and type. A delivery in a bag stream that
-// already has pending deliveries waits, without a job, for its turn.
+// subscription of the event's app and type, due at once. A delivery in a
+// bag stream that already has pending deliveries waits (not due) for its
+// turn.
 func (tx *Tx) fanOut(ctx context.Context, events []*tote.Event) error {
 	type sub struct {
 		id      int64
@@ -388,7 +489,6 @@ func (tx *Tx) fanOut(ctx context.Context, events []*tote.Event) error {
 		}
 		earlier[k] = pending - added[k]
 	}
-	var jobs []tote.JobParams
 	for _, d := range plan {
 		if d.InStream {
 			k := streamKey{d.WebhookID, d.BagID}
@@ -400,14 +500,6 @@ func (tx *Tx) fanOut(ctx context.Context, events []*tote.Event) error {
 			d.DateNextAttempt = &due
 		}
 		if err := tx.insertDelivery(ctx, d); err != nil {
-			return err
-		}
-		if !d.Waiting {
-			jobs = append(jobs, tote.DeliveryJob(d.ID, d.DateCreated))
-		}
-	}
-	if len(jobs) > 0 {
-		if _, err := tx.InsertJobs(ctx, jobs); err != nil {
 			return err
 		}
 	}
@@ -443,6 +535,15 @@ func (tx *Tx) recordOutcomes(ctx context.Context, outcomes []tote.DeliveryOutcom
 	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(outcomes[a].DeliveryID, outcomes[b].DeliveryID) })
 	for _, i := range order {
 		o := outcomes[i]
+		if o.Postpone {
+			res, err := tx.tx.ExecContext(ctx, sqlPostponeDelivery, micros(o.NextAttempt), o.DeliveryID, o.Attempts)
+			if err != nil {
+				return nil, interpretError(err, fmt.Sprintf("postpone delivery %d", o.DeliveryID))
+			}
+			n, _ := res.RowsAffected()
+			results[i].Recorded = n == 1
+			continue
+		}
 		var next sql.NullInt64
 		if o.Status == tote.DeliveryStatusInProgress {
 			next = sql.NullInt64{Int64: micros(o.NextAttempt), Valid: true}
@@ -455,38 +556,19 @@ func (tx *Tx) recordOutcomes(ctx context.Context, outcomes []tote.DeliveryOutcom
 		var bag sql.NullInt64
 		var inStream bool
 		err := tx.tx.QueryRowContext(ctx, sqlRecordDelivery,
-			o.Status, sent, o.Sent, o.StatusCode, o.Sent || o.Error != "", o.Error, micros(o.Now), next,
+			o.Status, sent, o.Sent, o.StatusCode, o.Sent || o.Error != "", o.Error,
+			o.Sent, o.Duration.Microseconds(), micros(o.Now), next, next,
 			o.DeliveryID, o.Attempts).Scan(&webhook, &bag, &inStream)
 		if err != nil && err != sql.ErrNoRows {
 			return nil, interpretError(err, fmt.Sprintf("record outcome of delivery %d", o.DeliveryID))
 		}
 		// Fenced (err == ErrNoRows): another worker recorded this turn.
 		results[i].Recorded = err == nil
-		if o.JobID != 0 {
-			var res sql.Result
-			switch {
-			case results[i].Recorded && o.Status == tote.DeliveryStatusInProgress:
-				res, err = tx.tx.ExecContext(ctx, sqlJobRetry, micros(o.NextAttempt), o.Error, o.JobID, o.JobAttempt)
-			case !results[i].Recorded:
-				// Fenced: the delivery moved on under this attempt (a worker
-				// that lost its lease recorded first). Run the job again
-				// rather than end it: its next run sees the delivery as it
-				// is, and ends, waits or sends accordingly.
-				res, err = tx.tx.ExecContext(ctx, sqlJobRetry, micros(o.Now), "delivery changed under this attempt", o.JobID, o.JobAttempt)
-			default:
-				res, err = tx.tx.ExecContext(ctx, sqlJobEnd, tote.JobStateCompleted, "", micros(o.Now), o.JobID, o.JobAttempt)
-			}
-			if err != nil {
-				return nil, interpretError(err, fmt.Sprintf("end job %d", o.JobID))
-			}
-			n, _ := res.RowsAffected()
-			results[i].JobRecorded = n == 1
-		}
 		if !results[i].Recorded {
 			continue
 		}
 		byWebhook[webhook] = append(byWebhook[webhook], i)
-		if o.Sent {
+		if o.Sent && !o.Succeeded {
 			_, err := tx.tx.ExecContext(ctx, sqlInsertAttempt,
 				o.DeliveryID, webhook, o.Attempts+1, o.StatusCode, o.Error, o.Succeeded,
 				o.Duration.Microseconds(), micros(o.Now))
@@ -502,7 +584,6 @@ func (tx *Tx) recordOutcomes(ctx context.Context, outcomes []tote.DeliveryOutcom
 	slices.SortFunc(ended, func(a, b done) int {
 		return compareStreams(streamKey{a.webhook, a.bag}, streamKey{b.webhook, b.bag})
 	})
-	var jobs []tote.JobParams
 	for _, e := range ended {
 		now := outcomes[e.i].Now
 		// Most often the stream held only this delivery: it ends.
@@ -527,18 +608,13 @@ func (tx *Tx) recordOutcomes(ctx context.Context, outcomes []tote.DeliveryOutcom
 			continue
 		}
 		var id int64
-		err = tx.tx.QueryRowContext(ctx, sqlStreamNext, micros(now), micros(now), e.webhook, e.bag).Scan(&id)
+		err = tx.tx.QueryRowContext(ctx, sqlStreamNext, micros(now), micros(now), micros(now), e.webhook, e.bag).Scan(&id)
 		if err == sql.ErrNoRows {
 			continue
 		} else if err != nil {
 			return nil, interpretError(err, "start next delivery of stream")
 		}
-		jobs = append(jobs, tote.DeliveryJob(id, now))
-	}
-	if len(jobs) > 0 {
-		if _, err := tx.InsertJobs(ctx, jobs); err != nil {
-			return nil, err
-		}
+		tx.insertedJobs = true // wake the local dispatcher after the commit
 	}
 	// Subscription health, in subscription order.
 	webhooks := make([]int64, 0, len(byWebhook))
@@ -667,17 +743,19 @@ func (s *Store) PruneDeliveries(ctx context.Context, before time.Time) (int64, e
 	return total, nil
 }
 
-// WakeDeliveries makes the queued jobs of a subscription's unfinished
-// deliveries due now.
+// WakeDeliveries makes a subscription's unfinished deliveries that were
+// put off (and are not being sent) due now.
 func (tx *Tx) WakeDeliveries(ctx context.Context, webhookID int64, now time.Time) (int64, error) {
 	res, err := tx.tx.ExecContext(ctx, `
-		UPDATE jobs SET run_at = ?
-		WHERE state = 'available' AND kind = ? AND run_at > ?
-			AND json_extract(CAST(args AS TEXT), '$.delivery_id') IN (
-				SELECT id FROM webhook_deliveries WHERE webhook_id = ? AND status IN ('CREATED', 'IN_PROGRESS'))`,
-		micros(now), tote.KindDeliverWebhook, micros(now), webhookID)
+		UPDATE webhook_deliveries SET due_at = ?
+		WHERE webhook_id = ? AND due_at > ? AND lease_until IS NULL`,
+		micros(now), webhookID, micros(now))
 	if err != nil {
 		return 0, interpretError(err, "wake deliveries")
 	}
-	return res.RowsAffected()
+	n, err := res.RowsAffected()
+	if n > 0 {
+		tx.insertedJobs = true
+	}
+	return n, err
 }

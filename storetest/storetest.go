@@ -38,7 +38,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("FanOut", func(t *testing.T) { t.Parallel(); testFanOut(t, open) })
 	t.Run("DeliveryStreams", func(t *testing.T) { t.Parallel(); testDeliveryStreams(t, open) })
 	t.Run("DeliveryHealth", func(t *testing.T) { t.Parallel(); testDeliveryHealth(t, open) })
-	t.Run("DeliveryJobEnds", func(t *testing.T) { t.Parallel(); testDeliveryJobEnds(t, open) })
+	t.Run("DeliveryClaims", func(t *testing.T) { t.Parallel(); testDeliveryClaims(t, open) })
 	t.Run("WakeDeliveries", func(t *testing.T) { t.Parallel(); testWakeDeliveries(t, open) })
 }
 

@@ -2,7 +2,6 @@ package storetest
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -35,18 +34,22 @@ func Events(tb testing.TB, s tote.Store, o *tote.Order, typ tote.EventType, bags
 	return evs
 }
 
-// DeliveryJobs claims the due delivery jobs and returns their deliveries'
-// ids, in job order.
-func DeliveryJobs(tb testing.TB, s tote.Store, now time.Time) []int64 {
+// Claim claims the deliveries due at now (for a day) and returns them, in
+// id order.
+func Claim(tb testing.TB, s tote.Store, now time.Time) []*tote.DeliveryToSend {
 	tb.Helper()
-	jobs, err := s.ClaimJobs(context.Background(), tote.ClaimJobsParams{Worker: "test", Kinds: []string{tote.KindDeliverWebhook},
-		Limit: 1000, Now: now, Lease: time.Minute})
-	noErr(tb, err, "claim delivery jobs")
+	ds, err := s.ClaimDeliveries(context.Background(), tote.ClaimDeliveriesParams{Now: now, Lease: 24 * time.Hour, Limit: 1000})
+	noErr(tb, err, "claim deliveries")
+	return ds
+}
+
+// DueDeliveries claims the deliveries due at now (for a day) and returns
+// their ids, in order.
+func DueDeliveries(tb testing.TB, s tote.Store, now time.Time) []int64 {
+	tb.Helper()
 	var ids []int64
-	for _, j := range jobs {
-		var args tote.DeliveryJobArgs
-		noErr(tb, json.Unmarshal(j.Args, &args), "job args")
-		ids = append(ids, args.DeliveryID)
+	for _, d := range Claim(tb, s, now) {
+		ids = append(ids, d.Delivery.ID)
 	}
 	return ids
 }
@@ -140,7 +143,7 @@ func testWebhooks(t *testing.T, open Opener) {
 	equal(t, "app webhook key", string(app.WebhookKey), "key-state")
 }
 
-// testFanOut: an event becomes one delivery (with its job) per ACTIVE
+// testFanOut: an event becomes one delivery (due at once) per ACTIVE
 // subscription of its app and type, in the event's own transaction.
 func testFanOut(t *testing.T, open Opener) {
 	ctx := context.Background()
@@ -171,8 +174,8 @@ func testFanOut(t *testing.T, open Opener) {
 	if n := len(deliveries(t, s, updated.ID)); n != 0 {
 		t.Fatalf("a rolled-back event left %d deliveries", n)
 	}
-	if ids := DeliveryJobs(t, s, T0.Add(time.Hour)); len(ids) != 0 {
-		t.Fatalf("a rolled-back event left delivery jobs %v", ids)
+	if ids := DueDeliveries(t, s, T0.Add(time.Hour)); len(ids) != 0 {
+		t.Fatalf("a rolled-back event left due deliveries %v", ids)
 	}
 
 	evs := []*tote.Event{
@@ -195,11 +198,21 @@ func testFanOut(t *testing.T, open Opener) {
 	if n := len(deliveries(t, s, inactive.ID)) + len(deliveries(t, s, otherApp.ID)); n != 0 {
 		t.Fatalf("an inactive subscription or another app's got %d deliveries", n)
 	}
-	jobs := DeliveryJobs(t, s, T0)
-	slices.Sort(jobs)
-	wantJobs := []int64{deliveries(t, s, accepted.ID)[0].ID, d.ID}
-	slices.Sort(wantJobs)
-	equal(t, "one job per delivery", jobs, wantJobs)
+	claimed := Claim(t, s, T0)
+	var due []int64
+	var send *tote.DeliveryToSend
+	for _, c := range claimed {
+		due = append(due, c.Delivery.ID)
+		if c.Delivery.ID == d.ID {
+			send = c
+		}
+	}
+	wantDue := []int64{deliveries(t, s, accepted.ID)[0].ID, d.ID}
+	slices.Sort(wantDue)
+	equal(t, "due deliveries", due, wantDue)
+	if ids := DueDeliveries(t, s, T0); len(ids) != 0 {
+		t.Fatalf("claimed deliveries were claimed again: %v", ids)
+	}
 
 	byID, err := s.FindDeliveryByID(ctx, d.ID)
 	noErr(t, err, "find delivery")
@@ -210,8 +223,6 @@ func testFanOut(t *testing.T, open Opener) {
 	if _, err := s.FindDeliveryByEventID(ctx, accepted.ID, "evt_updated"); !errors.Is(err, tote.ErrNotFound) {
 		t.Fatalf("another subscription's event: err = %v", err)
 	}
-	send, err := s.FindDeliveryToSend(ctx, d.ID)
-	noErr(t, err, "find delivery to send")
 	equal(t, "delivery to send", send.Delivery, d)
 	equal(t, "its webhook", send.Webhook, updated)
 	equal(t, "its body and key", [2]string{string(send.Body), string(send.AppWebhookKey)}, [2]string{`{"v":2}`, "a-key"})
@@ -226,9 +237,11 @@ func testFanOut(t *testing.T, open Opener) {
 		EventType: tote.EventOrderUpdated, OrderID: o.ID, BagID: bag, BagVersion: 2, Sequence: 2,
 		Status: tote.DeliveryStatusCreated, ResendOf: d.ID, DateCreated: T0.Add(time.Minute), DateLastModified: T0.Add(time.Minute)}
 	noErr(t, s.InTx(ctx, func(tx tote.Tx) error { return tx.CreateDelivery(ctx, resend) }), "create delivery")
-	equal(t, "resend job", DeliveryJobs(t, s, T0.Add(time.Minute)), []int64{resend.ID})
-	send, err = s.FindDeliveryToSend(ctx, resend.ID)
-	noErr(t, err, "resend to send")
+	claimed = Claim(t, s, T0.Add(time.Minute))
+	if len(claimed) != 1 || claimed[0].Delivery.ID != resend.ID {
+		t.Fatalf("due after the resend: %d deliveries", len(claimed))
+	}
+	send = claimed[0]
 	if string(send.Body) != `{"v":2}` || send.Delivery.ResendOf != d.ID || send.Delivery.InStream {
 		t.Fatalf("resend = %+v, body %s", send.Delivery, send.Body)
 	}
@@ -258,11 +271,10 @@ func testDeliveryStreams(t *testing.T, open Opener) {
 		t.Fatalf("a waiting delivery has a next attempt: %v", ds[1].DateNextAttempt)
 	}
 	un := deliveries(t, s, unordered.ID)
-	jobs := DeliveryJobs(t, s, T0)
+	due := DueDeliveries(t, s, T0)
 	want := []int64{ds[0].ID, ds[2].ID, un[0].ID, un[1].ID, un[2].ID, un[3].ID}
-	slices.Sort(jobs)
 	slices.Sort(want)
-	equal(t, "due deliveries", jobs, want)
+	equal(t, "due deliveries", due, want)
 
 	// A failed attempt keeps the turn: the next delivery of b1 still waits.
 	retry := T0.Add(10 * time.Second)
@@ -273,19 +285,19 @@ func testDeliveryStreams(t *testing.T, open Opener) {
 		first.LastError != "HTTP 500" || first.DateNextAttempt == nil || !first.DateNextAttempt.Equal(retry) {
 		t.Fatalf("after a failed attempt: %+v", first)
 	}
-	if ids := DeliveryJobs(t, s, T0.Add(time.Hour)); len(ids) != 0 {
-		t.Fatalf("jobs while b1's first delivery is retried: %v", ids)
+	if ids := DueDeliveries(t, s, T0.Add(5*time.Second)); len(ids) != 0 {
+		t.Fatalf("due while b1's first delivery is retried: %v", ids)
 	}
 	// A stale worker's outcome (fenced by attempts) changes nothing.
 	res = record(t, s, succeeded(ds[0], T0.Add(2*time.Second)))
 	equal(t, "stale outcome recorded", res[0].Recorded, false)
-	if ids := DeliveryJobs(t, s, T0.Add(time.Hour)); len(ids) != 0 {
+	if ids := DueDeliveries(t, s, T0.Add(5*time.Second)); len(ids) != 0 {
 		t.Fatalf("a fenced outcome handed the turn on: %v", ids)
 	}
 	// Its success hands the turn to b1#2, and only to it.
 	res = record(t, s, succeeded(first, T0.Add(11*time.Second)))
 	equal(t, "recorded", res[0].Recorded, true)
-	equal(t, "b1's next turn", DeliveryJobs(t, s, T0.Add(time.Hour)), []int64{ds[1].ID})
+	equal(t, "b1's next turn", DueDeliveries(t, s, T0.Add(time.Hour)), []int64{ds[1].ID})
 	attempts, err := s.FindDeliveryAttempts(context.Background(), []int64{ds[0].ID})
 	noErr(t, err, "attempts")
 	if len(attempts) != 2 || attempts[0].Attempt != 1 || attempts[0].StatusCode != 500 || attempts[0].Succeeded ||
@@ -300,7 +312,7 @@ func testDeliveryStreams(t *testing.T, open Opener) {
 	out := failed(second, T0.Add(12*time.Second), time.Time{})
 	out.Status, out.StatusCode = tote.DeliveryStatusFailed, 400
 	record(t, s, out)
-	equal(t, "b1's third turn", DeliveryJobs(t, s, T0.Add(time.Hour)), []int64{ds[3].ID})
+	equal(t, "b1's third turn", DueDeliveries(t, s, T0.Add(time.Hour)), []int64{ds[3].ID})
 	third, _ := s.FindDeliveryByID(context.Background(), ds[3].ID)
 	record(t, s, succeeded(third, T0.Add(13*time.Second)))
 	// The stream is empty: b1's next event goes at once.
@@ -473,21 +485,14 @@ func testConcurrentStreams(t *testing.T, twin func(testing.TB) (tote.Store, tote
 		deadline := time.Now().Add(30 * time.Second)
 		total := 0
 		for total < events && time.Now().Before(deadline) {
-			jobs, err := worker.ClaimJobs(ctx, tote.ClaimJobsParams{Worker: "w", Kinds: []string{tote.KindDeliverWebhook},
-				Limit: 10, Now: T0.Add(time.Hour), Lease: time.Minute})
+			claimed, err := worker.ClaimDeliveries(ctx, tote.ClaimDeliveriesParams{Now: T0.Add(time.Hour), Lease: time.Minute, Limit: 10})
 			if err != nil {
 				errs <- err
 				return
 			}
 			var outs []tote.DeliveryOutcome
-			for _, j := range jobs {
-				var args tote.DeliveryJobArgs
-				json.Unmarshal(j.Args, &args)
-				d, err := worker.FindDeliveryByID(ctx, args.DeliveryID)
-				if err != nil {
-					errs <- err
-					return
-				}
+			for _, c := range claimed {
+				d := c.Delivery
 				mu.Lock()
 				sent[d.BagID] = append(sent[d.BagID], d.Sequence)
 				mu.Unlock()
@@ -499,7 +504,7 @@ func testConcurrentStreams(t *testing.T, twin func(testing.TB) (tote.Store, tote
 					return
 				}
 			}
-			total += len(jobs)
+			total += len(claimed)
 		}
 	})
 	wg.Wait()
@@ -522,71 +527,96 @@ func testConcurrentStreams(t *testing.T, twin func(testing.TB) (tote.Store, tote
 	}
 }
 
-// testDeliveryJobEnds: an outcome that names its job's attempt ends the job
-// in the same transaction: completed when the delivery is final, available
-// again at the next attempt when it is retried, and nothing when that
-// attempt no longer holds the job.
-func testDeliveryJobEnds(t *testing.T, open Opener) {
+// testDeliveryClaims: a claim holds its deliveries until its lease ends
+// (then they are due again, as when their process died), a heartbeat moves
+// it on, an outcome ends it: due at the next attempt, never once final, or
+// at the new time when postponed.
+func testDeliveryClaims(t *testing.T, open Opener) {
 	ctx := context.Background()
 	s := open(t)
 	a := App(t, s)
-	w := Webhook(t, s, a.ID, tote.EventOrderUpdated, "https://a.example/jobs", false)
+	w := Webhook(t, s, a.ID, tote.EventOrderUpdated, "https://a.example/claims", false)
 	o := Order(t, s, a.ID, 1)
 	Events(t, s, o, tote.EventOrderUpdated, o.Bags[0].ID, o.Bags[0].ID)
-	jobs, err := s.ClaimJobs(ctx, tote.ClaimJobsParams{Worker: "w", Kinds: []string{tote.KindDeliverWebhook}, Limit: 10, Now: T0, Lease: time.Minute})
-	noErr(t, err, "claim")
-	if len(jobs) != 2 {
-		t.Fatalf("claimed %d delivery jobs", len(jobs))
-	}
-	job := map[int64]*tote.Job{}
-	for _, j := range jobs {
-		var args tote.DeliveryJobArgs
-		noErr(t, json.Unmarshal(j.Args, &args), "args")
-		job[args.DeliveryID] = j
-	}
 	ds := deliveries(t, s, w.ID)
-	j1, j2 := job[ds[0].ID], job[ds[1].ID]
+	claim := func(now time.Time) []int64 {
+		t.Helper()
+		got, err := s.ClaimDeliveries(ctx, tote.ClaimDeliveriesParams{Now: now, Lease: time.Minute, Limit: 10})
+		noErr(t, err, "claim")
+		var ids []int64
+		for _, d := range got {
+			ids = append(ids, d.Delivery.ID)
+		}
+		return ids
+	}
+	equal(t, "claimed", claim(T0), []int64{ds[0].ID, ds[1].ID})
+	if ids := claim(T0.Add(59 * time.Second)); len(ids) != 0 {
+		t.Fatalf("claimed again while the lease holds: %v", ids)
+	}
+	// The lease ends: due again (a process died mid-attempt).
+	equal(t, "after the lease", claim(T0.Add(time.Minute)), []int64{ds[0].ID, ds[1].ID})
+	// A heartbeat moves the claim on.
+	noErr(t, s.ExtendDeliveryLeases(ctx, []int64{ds[0].ID, ds[1].ID}, T0.Add(5*time.Minute)), "extend")
+	if ids := claim(T0.Add(4 * time.Minute)); len(ids) != 0 {
+		t.Fatalf("claimed under an extended lease: %v", ids)
+	}
 
-	ok := succeeded(ds[0], T0.Add(time.Second))
-	ok.JobID, ok.JobAttempt = j1.ID, j1.Attempt
-	retry := failed(ds[1], T0.Add(time.Second), T0.Add(10*time.Second))
-	retry.JobID, retry.JobAttempt = j2.ID, j2.Attempt
-	res := record(t, s, ok, retry)
-	if !res[0].Recorded || !res[0].JobRecorded || !res[1].Recorded || !res[1].JobRecorded {
+	res := record(t, s, succeeded(ds[0], T0.Add(time.Second)), failed(ds[1], T0.Add(time.Second), T0.Add(10*time.Minute)))
+	if !res[0].Recorded || !res[1].Recorded {
 		t.Fatalf("results = %+v", res)
 	}
-	got, err := s.FindJobByID(ctx, j1.ID)
-	noErr(t, err, "find job")
-	if got.State != tote.JobStateCompleted || got.FinalizedAt == nil {
-		t.Fatalf("the succeeded delivery's job is %s", got.State)
-	}
-	got, err = s.FindJobByID(ctx, j2.ID)
-	noErr(t, err, "find job")
-	if got.State != tote.JobStateAvailable || !got.RunAt.Equal(T0.Add(10*time.Second)) || got.LastError != "HTTP 500" {
-		t.Fatalf("the retried delivery's job is %s at %v (%q)", got.State, got.RunAt, got.LastError)
-	}
-	if ids := DeliveryJobs(t, s, T0.Add(9*time.Second)); len(ids) != 0 {
+	// A heartbeat after the outcome no longer claims anything.
+	noErr(t, s.ExtendDeliveryLeases(ctx, []int64{ds[0].ID, ds[1].ID}, T0.Add(time.Hour)), "extend")
+	if ids := claim(T0.Add(10*time.Minute - time.Second)); len(ids) != 0 {
 		t.Fatalf("claimed before the next attempt: %v", ids)
 	}
-	if ids := DeliveryJobs(t, s, T0.Add(10*time.Second)); !slices.Equal(ids, []int64{ds[1].ID}) {
-		t.Fatalf("claimed at the next attempt: %v", ids)
-	}
-	// The first claim's attempt no longer holds the job.
+	equal(t, "at the next attempt", claim(T0.Add(10*time.Minute)), []int64{ds[1].ID})
+
+	// Postponed: same status and attempts, due at the new time.
 	second, _ := s.FindDeliveryByID(ctx, ds[1].ID)
-	stale := succeeded(second, T0.Add(11*time.Second))
-	stale.JobID, stale.JobAttempt = j2.ID, j2.Attempt
-	res = record(t, s, stale)
-	if !res[0].Recorded || res[0].JobRecorded {
-		t.Fatalf("stale job attempt: %+v", res[0])
+	res = record(t, s, tote.DeliveryOutcome{DeliveryID: second.ID, Attempts: second.Attempts, Now: T0.Add(11 * time.Minute),
+		Status: second.Status, Postpone: true, NextAttempt: T0.Add(20 * time.Minute)})
+	equal(t, "postponed", res[0].Recorded, true)
+	after, _ := s.FindDeliveryByID(ctx, ds[1].ID)
+	equal(t, "postponed delivery", after, second)
+	if ids := claim(T0.Add(20*time.Minute - time.Second)); len(ids) != 0 {
+		t.Fatalf("claimed before the postponement ended: %v", ids)
 	}
-	if got, _ := s.FindJobByID(ctx, j2.ID); got.State != tote.JobStateRunning {
-		t.Fatalf("a stale attempt ended the job: %s", got.State)
+	equal(t, "after the postponement", claim(T0.Add(20*time.Minute)), []int64{ds[1].ID})
+	// A postponement fenced by a newer outcome changes nothing.
+	record(t, s, succeeded(second, T0.Add(21*time.Minute)))
+	res = record(t, s, tote.DeliveryOutcome{DeliveryID: second.ID, Attempts: second.Attempts, Now: T0.Add(22 * time.Minute),
+		Status: second.Status, Postpone: true, NextAttempt: T0.Add(30 * time.Minute)})
+	equal(t, "stale postponement recorded", res[0].Recorded, false)
+	if ids := claim(T0.Add(time.Hour)); len(ids) != 0 {
+		t.Fatalf("final deliveries came up: %v", ids)
 	}
+
+	// The log: the failed attempt's row, and the success the delivery
+	// itself records.
+	attempts, err := s.FindDeliveryAttempts(ctx, []int64{ds[0].ID, ds[1].ID})
+	noErr(t, err, "attempts")
+	type row struct {
+		delivery   int64
+		attempt    int
+		statusCode int
+		succeeded  bool
+		at         time.Time
+	}
+	var got []row
+	for _, a := range attempts {
+		got = append(got, row{a.DeliveryID, a.Attempt, a.StatusCode, a.Succeeded, a.DateCreated})
+	}
+	equal(t, "attempts", got, []row{
+		{ds[0].ID, 1, 200, true, T0.Add(time.Second)},
+		{ds[1].ID, 1, 500, false, T0.Add(time.Second)},
+		{ds[1].ID, 2, 200, true, T0.Add(21 * time.Minute)},
+	})
 }
 
-// testWakeDeliveries: a reactivated subscription's put-off delivery jobs
-// become due at once; finished deliveries' jobs and other subscriptions'
-// are left alone.
+// testWakeDeliveries: a reactivated subscription's put-off deliveries
+// become due at once; those being sent, finished ones and other
+// subscriptions' are left alone.
 func testWakeDeliveries(t *testing.T, open Opener) {
 	ctx := context.Background()
 	s := open(t)
@@ -596,17 +626,23 @@ func testWakeDeliveries(t *testing.T, open Opener) {
 	Webhook(t, s, a.ID, tote.EventOrderUpdated, "https://b.example.com/hook", false) // another subscription
 	Events(t, s, o, tote.EventOrderUpdated, o.Bags[0].ID, o.Bags[1].ID)
 
-	// Every delivery job is put off by an hour (as a pause would).
-	jobs, err := s.ClaimJobs(ctx, tote.ClaimJobsParams{Worker: "w", Kinds: []string{tote.KindDeliverWebhook}, Limit: 100, Now: T0.Add(time.Hour), Lease: time.Minute})
+	// Every delivery is claimed; all but one of w's are put off by two
+	// hours (as a pause would); that one is still being sent.
+	claimed, err := s.ClaimDeliveries(ctx, tote.ClaimDeliveriesParams{Now: T0, Lease: 3 * time.Hour, Limit: 100})
 	noErr(t, err, "claim")
-	equal(t, "delivery jobs", len(jobs), 4)
-	later := T0.Add(2 * time.Hour)
-	var outs []tote.JobOutcome
-	for _, j := range jobs {
-		outs = append(outs, tote.JobOutcome{ID: j.ID, Attempt: j.Attempt, Now: T0, State: tote.JobStateAvailable, RetryAt: later})
+	equal(t, "claimed", len(claimed), 4)
+	var outs []tote.DeliveryOutcome
+	var sending int64
+	for _, c := range claimed {
+		d := c.Delivery
+		if d.WebhookID == w.ID && sending == 0 {
+			sending = d.ID
+			continue
+		}
+		outs = append(outs, tote.DeliveryOutcome{DeliveryID: d.ID, Attempts: d.Attempts, Now: T0, Status: d.Status,
+			Postpone: true, NextAttempt: T0.Add(2 * time.Hour)})
 	}
-	_, err = s.RecordJobOutcomes(ctx, outs)
-	noErr(t, err, "put off")
+	record(t, s, outs...)
 
 	var woken int64
 	noErr(t, s.InTx(ctx, func(tx tote.Tx) error {
@@ -614,15 +650,10 @@ func testWakeDeliveries(t *testing.T, open Opener) {
 		woken, err = tx.WakeDeliveries(ctx, w.ID, T0.Add(time.Hour))
 		return err
 	}), "wake")
-	equal(t, "jobs woken", woken, int64(2))
-	due := DeliveryJobs(t, s, T0.Add(time.Hour))
-	equal(t, "due delivery jobs", len(due), 2)
-	for _, id := range due {
-		d, err := s.FindDeliveryByID(ctx, id)
-		noErr(t, err, "find delivery")
-		if d.WebhookID != w.ID {
-			t.Fatalf("woke a delivery of subscription %d, not %d", d.WebhookID, w.ID)
-		}
+	equal(t, "deliveries woken", woken, int64(1))
+	due := DueDeliveries(t, s, T0.Add(time.Hour))
+	equal(t, "due deliveries", len(due), 1)
+	if d, _ := s.FindDeliveryByID(ctx, due[0]); d.WebhookID != w.ID || d.ID == sending {
+		t.Fatalf("woke delivery %d of subscription %d (sending %d, subscription %d)", d.ID, d.WebhookID, sending, w.ID)
 	}
-
 }

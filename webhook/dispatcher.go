@@ -2,29 +2,36 @@ package webhook
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"log/slog"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/toteorg/tote"
-	"github.com/toteorg/tote/job"
 )
 
-// Dispatcher sends deliveries: it is the handler of KindDeliverWebhook
-// jobs. One job runs one attempt; a failed attempt puts the job back for
-// the next one, so nothing waits in memory and a crash loses nothing (the
-// job is rescued and the attempt made again: at least once). The outcome
-// of an attempt, the end of the bag's turn, and the job's next state are
-// one transaction, shared with the attempts that finish at the same time.
+// Dispatcher sends deliveries. The deliveries are their own queue (decision
+// 0009): Run claims due ones in batches, makes one HTTP attempt each on a
+// worker of its own, and records the outcomes, batched with those that
+// finish at the same time. A claim is a lease renewed while the attempt
+// runs; if the process dies, the delivery comes up again when its lease
+// ends and is sent again (at least once, with the same event id).
 type Dispatcher struct {
 	Store  tote.Store
 	Clock  tote.Clock
 	Log    *slog.Logger
 	Sender *Sender
 	Policy Policy
+	// Workers is how many attempts run at once in this process (default
+	// 64).
+	Workers int
+	// Lease is how long a claim holds without renewal (default 30 s); it
+	// is renewed every third of it while the attempt runs.
+	Lease time.Duration
+	// PollInterval is how often the queue is looked at when nothing
+	// notified the dispatcher (default 1 s).
+	PollInterval time.Duration
 	// EndpointConcurrency caps the attempts in flight to one subscription
 	// in this process (default 16), so a slow endpoint can hold only that
 	// many workers and never starve the others. A delivery over the cap is
@@ -35,31 +42,175 @@ type Dispatcher struct {
 	Retention time.Duration
 
 	mu       sync.Mutex
-	inFlight map[int64]int
+	inFlight map[int64]int // subscription → attempts in flight
+	claimed  map[int64]int // delivery → its attempts when claimed, while held
+
+	// attempts counts this process's HTTP attempts by outcome.
+	attempts [3]atomic.Int64
 
 	batch batcher
+	once  sync.Once
+	wake  chan struct{}
+	soon  soonTimer
+	// abort ends the contexts of the attempts still running (at a drain
+	// deadline).
+	abortCtx context.Context
+	abort    context.CancelFunc
+}
+
+// AttemptCounts are the HTTP attempts a dispatcher has made, by outcome.
+type AttemptCounts struct {
+	Succeeded int64 // answered 2xx
+	Retried   int64 // failed; another attempt will be made
+	Failed    int64 // failed for good
+}
+
+// Attempts returns the attempts this dispatcher has made (and recorded)
+// since it was created.
+func (d *Dispatcher) Attempts() AttemptCounts {
+	return AttemptCounts{Succeeded: d.attempts[0].Load(), Retried: d.attempts[1].Load(), Failed: d.attempts[2].Load()}
 }
 
 // DefaultRetention is how long delivery records are kept.
 const DefaultRetention = 30 * 24 * time.Hour
 
-// Register adds the delivery job kind to a runner. A job outlives its
-// HTTP attempt by the time needed to record the outcome.
-func (d *Dispatcher) Register(r *job.Runner) {
-	timeout := 10 * time.Second
-	if d.Sender != nil && d.Sender.Client != nil && d.Sender.Client.Timeout > 0 {
-		timeout = d.Sender.Client.Timeout
+func (d *Dispatcher) init() {
+	d.once.Do(func() {
+		if d.Workers <= 0 {
+			d.Workers = 64
+		}
+		if d.Lease <= 0 {
+			d.Lease = 30 * time.Second
+		}
+		if d.PollInterval <= 0 {
+			d.PollInterval = time.Second
+		}
+		d.wake = make(chan struct{}, 1)
+		d.inFlight, d.claimed = map[int64]int{}, map[int64]int{}
+		d.abortCtx, d.abort = context.WithCancel(context.Background())
+		d.batch.store = d.Store
+		d.soon.notify = d.Notify
+	})
+}
+
+// Notify tells the dispatcher deliveries may be due, so it claims them now
+// rather than at the next poll. It never blocks.
+func (d *Dispatcher) Notify() {
+	d.init()
+	select {
+	case d.wake <- struct{}{}:
+	default:
 	}
-	d.batch.store = d.Store
-	r.Handle(tote.KindDeliverWebhook, d.deliver, timeout+30*time.Second)
+}
+
+// Abort cancels the attempts still running, so that a drain that ran out
+// of time ends them; their deliveries are made due again at once.
+func (d *Dispatcher) Abort() {
+	d.init()
+	d.abort()
+}
+
+// Run claims and sends deliveries until ctx ends, then waits for the
+// attempts in flight (each bounded by the sender's timeout, or cut short
+// by Abort) and records their outcomes.
+func (d *Dispatcher) Run(ctx context.Context) {
+	d.init()
+	slots := make(chan struct{}, d.Workers)
+	var wg sync.WaitGroup
+	stopBeat := make(chan struct{})
+	beating := make(chan struct{})
+	go func() { d.heartbeat(stopBeat); close(beating) }()
+	defer func() {
+		wg.Wait()
+		close(stopBeat)
+		<-beating
+		d.soon.stop()
+	}()
+	poll := time.NewTicker(d.PollInterval)
+	defer poll.Stop()
+	failures := 0
+	for {
+		free := cap(slots) - len(slots)
+		full := false
+		// With a backlog, claim in batches (a quarter of the workers at
+		// least), so the claim is not paid once per delivery.
+		if free > 0 && ctx.Err() == nil && (len(slots) == 0 || free >= max(1, cap(slots)/4)) {
+			batch, err := d.Store.ClaimDeliveries(ctx, tote.ClaimDeliveriesParams{Now: d.Clock.Now(), Lease: d.Lease, Limit: free})
+			if err != nil && ctx.Err() == nil {
+				failures++
+				d.Log.Error("claim webhook deliveries", "err", err)
+			} else {
+				failures = 0
+			}
+			d.mu.Lock()
+			for _, ds := range batch {
+				d.claimed[ds.Delivery.ID] = ds.Delivery.Attempts
+			}
+			d.mu.Unlock()
+			for _, ds := range batch {
+				slots <- struct{}{}
+				wg.Go(func() {
+					defer func() {
+						<-slots
+						d.Notify() // a worker is free
+					}()
+					d.attempt(ds)
+				})
+			}
+			full = err == nil && len(batch) == free
+		}
+		if full {
+			continue // more may be due: go again at once
+		}
+		wait := d.PollInterval
+		if failures > 0 {
+			wait = min(time.Duration(failures)*time.Second, 30*time.Second) // database trouble: back off
+		}
+		timer := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return
+		case <-d.wake:
+		case <-poll.C:
+		case <-timer.C:
+		}
+		timer.Stop()
+	}
+}
+
+// heartbeat renews the leases of the deliveries being sent until stop is
+// closed.
+func (d *Dispatcher) heartbeat(stop chan struct{}) {
+	t := time.NewTicker(d.Lease / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+		d.mu.Lock()
+		ids := make([]int64, 0, len(d.claimed))
+		for id := range d.claimed {
+			ids = append(ids, id)
+		}
+		d.mu.Unlock()
+		if len(ids) == 0 {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), d.Lease/2)
+		err := d.Store.ExtendDeliveryLeases(ctx, ids, d.Clock.Now().Add(d.Lease))
+		cancel()
+		if err != nil {
+			d.Log.Error("renew webhook delivery leases", "deliveries", len(ids), "err", err)
+		}
+	}
 }
 
 func (d *Dispatcher) acquire(webhookID int64) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.inFlight == nil {
-		d.inFlight = map[int64]int{}
-	}
 	limit := d.EndpointConcurrency
 	if limit <= 0 {
 		limit = 16
@@ -79,69 +230,72 @@ func (d *Dispatcher) release(webhookID int64) {
 	}
 }
 
-// busyWait is how long a delivery over its endpoint's cap waits: longer
-// each time its job comes up busy, so a backlog behind a slow endpoint
-// does not spin.
-func busyWait(jobAttempt int) time.Duration {
-	d := 250 * time.Millisecond << min(max(jobAttempt-1, 0), 5)
+// busyWait is how long a delivery over its endpoint's cap waits: a moment,
+// with jitter, so a backlog behind a slow endpoint does not spin.
+func busyWait() time.Duration {
+	const d = 250 * time.Millisecond
 	return d/2 + time.Duration(rand.Int64N(int64(d)))
 }
 
-func (d *Dispatcher) deliver(ctx context.Context, j *tote.Job) error {
-	var args tote.DeliveryJobArgs
-	if err := json.Unmarshal(j.Args, &args); err != nil {
-		return job.Permanent(err)
-	}
-	ds, err := d.Store.FindDeliveryToSend(ctx, args.DeliveryID)
-	if errors.Is(err, tote.ErrNotFound) {
-		return nil // deleted with its subscription
-	} else if err != nil {
-		return err
-	}
+// attempt makes one turn of a claimed delivery: it sends it, or cancels or
+// postpones it, and records what happened.
+func (d *Dispatcher) attempt(ds *tote.DeliveryToSend) {
 	del, w := ds.Delivery, ds.Webhook
-	if del.Status.Final() || del.Waiting {
-		return nil // a duplicate job: the delivery's turn was recorded already
-	}
+	defer func() {
+		d.mu.Lock()
+		delete(d.claimed, del.ID) // its lease is no longer renewed
+		d.mu.Unlock()
+	}()
 	now := d.Clock.Now()
-	if w.Status != tote.WebhookStatusActive {
-		r, err := d.record(ctx, tote.DeliveryOutcome{DeliveryID: del.ID, Attempts: del.Attempts, Now: now,
-			Status: tote.DeliveryStatusCancelled, Error: "subscription is " + string(w.Status), JobID: j.ID, JobAttempt: j.Attempt})
-		if err == nil && r.JobRecorded {
-			return job.ErrOutcomeRecorded
+	postpone := func(until time.Time, why string) {
+		d.Log.Debug("webhook delivery postponed", "delivery_id", del.ID, "until", until, "reason", why)
+		if _, err := d.record(tote.DeliveryOutcome{DeliveryID: del.ID, Attempts: del.Attempts, Now: now,
+			Status: del.Status, Postpone: true, NextAttempt: until}); err == nil {
+			d.soon.at(until, d.Clock.Now(), d.PollInterval)
 		}
-		return err
 	}
-	if next := del.DateNextAttempt; next != nil && next.After(now) {
-		// The job came up early (taken over from a worker that recorded
-		// its attempt after losing the job's lease): keep to the schedule.
-		return job.Snooze(next.Sub(now), "not due yet")
+	if w.Status != tote.WebhookStatusActive {
+		_, _ = d.record(tote.DeliveryOutcome{DeliveryID: del.ID, Attempts: del.Attempts, Now: now,
+			Status: tote.DeliveryStatusCancelled, Error: "subscription is " + string(w.Status)})
+		return
 	}
 	if w.PausedUntil != nil && now.Before(*w.PausedUntil) {
-		return job.Snooze(jitter(w.PausedUntil.Sub(now), 0.05)+time.Second, "endpoint paused")
+		postpone(now.Add(jitter(w.PausedUntil.Sub(now), 0.05)+time.Second), "endpoint paused")
+		return
 	}
 	if !d.acquire(w.ID) {
-		return job.Snooze(busyWait(j.Attempt), "endpoint busy")
+		postpone(now.Add(busyWait()), "endpoint busy")
+		return
 	}
-	res := d.Sender.Send(ctx, Message{
+	res := d.Sender.Send(d.abortCtx, Message{
 		URL: w.RemoteEndpoint, WebhookID: w.ID, EventID: del.EventID, SourceEventID: del.SourceEventID,
 		Topic: del.EventType, OrderID: del.OrderID, BagID: del.BagID, BagVersion: del.BagVersion,
 		Body: body(ds.Body), AppKey: ds.AppWebhookKey, Secret: w.SigningSecret,
 	})
 	d.release(w.ID)
-	out := d.Policy.Outcome(del, res, d.Clock.Now())
-	out.JobID, out.JobAttempt = j.ID, j.Attempt
-	r, err := d.record(ctx, out)
-	if err != nil {
-		return err // the job is retried: the endpoint may get this attempt again
+	if d.abortCtx.Err() != nil {
+		// Cut short at shutdown: not the endpoint's failure. Due again at
+		// once, for whichever process runs next.
+		postpone(now, "shutting down")
+		return
 	}
-	// The job's next state was recorded with the outcome (unless this
-	// worker lost its job meanwhile).
-	done := error(nil)
-	if r.JobRecorded {
-		done = job.ErrOutcomeRecorded
+	out := d.Policy.Outcome(del, res, d.Clock.Now())
+	r, err := d.record(out)
+	if err != nil {
+		d.Log.Error("record webhook delivery outcome", "delivery_id", del.ID, "err", err)
+		return // the lease ends and the delivery is sent again: at least once
 	}
 	if !r.Recorded {
-		return done
+		d.Log.Warn("webhook delivery was recorded by another worker", "delivery_id", del.ID)
+		return
+	}
+	switch out.Status {
+	case tote.DeliveryStatusSucceeded:
+		d.attempts[0].Add(1)
+	case tote.DeliveryStatusInProgress:
+		d.attempts[1].Add(1)
+	default:
+		d.attempts[2].Add(1)
 	}
 	log := d.Log.With("delivery_id", del.ID, "webhook_id", w.ID, "event_id", del.EventID, "attempt", del.Attempts+1)
 	if r.Disabled {
@@ -153,13 +307,55 @@ func (d *Dispatcher) deliver(ctx context.Context, j *tote.Job) error {
 	switch out.Status {
 	case tote.DeliveryStatusInProgress:
 		log.Info("webhook delivery failed; will retry", "status_code", res.StatusCode, "err", out.Error, "next_attempt", out.NextAttempt)
-		if done == nil {
-			return job.Snooze(max(out.NextAttempt.Sub(d.Clock.Now()), 0), "next attempt")
-		}
+		d.soon.at(out.NextAttempt, d.Clock.Now(), d.PollInterval)
 	case tote.DeliveryStatusFailed:
 		log.Warn("webhook delivery failed for good", "status_code", res.StatusCode, "err", out.Error)
 	}
-	return done
+}
+
+// soonTimer wakes the dispatcher when a delivery it put back is due before
+// the next poll would find it (a busy endpoint, a short retry). One timer
+// serves the earliest such time.
+type soonTimer struct {
+	notify func()
+	mu     sync.Mutex
+	timer  *time.Timer
+	when   time.Time
+}
+
+func (s *soonTimer) at(t, now time.Time, poll time.Duration) {
+	wait := t.Sub(now)
+	if wait >= poll {
+		return // the poll finds it
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.timer != nil && !t.Before(s.when) {
+		return // an earlier wake-up is set
+	}
+	if s.timer != nil {
+		s.timer.Stop()
+	}
+	s.when = t
+	var timer *time.Timer
+	timer = time.AfterFunc(max(wait, 0), func() {
+		s.mu.Lock()
+		if s.timer == timer {
+			s.timer = nil
+		}
+		s.mu.Unlock()
+		s.notify()
+	})
+	s.timer = timer
+}
+
+func (s *soonTimer) stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.timer != nil {
+		s.timer.Stop()
+		s.timer = nil
+	}
 }
 
 // body is what is sent for an event recorded without a payload.
@@ -173,8 +369,8 @@ func body(b []byte) []byte {
 // record writes an outcome together with those of the attempts finishing
 // at the same time (one transaction for many: what lets deliveries keep
 // up with a busy store).
-func (d *Dispatcher) record(ctx context.Context, o tote.DeliveryOutcome) (tote.DeliveryResult, error) {
-	return d.batch.record(ctx, o)
+func (d *Dispatcher) record(o tote.DeliveryOutcome) (tote.DeliveryResult, error) {
+	return d.batch.record(context.Background(), o)
 }
 
 // batcher groups outcomes into transactions. A caller that finds no write

@@ -20,7 +20,6 @@ import (
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"github.com/toteorg/tote"
-	"github.com/toteorg/tote/job"
 	"github.com/toteorg/tote/storetest"
 	"github.com/toteorg/tote/tenant"
 	"github.com/toteorg/tote/webhook"
@@ -69,14 +68,12 @@ func newHarness(t *testing.T, open storetest.Opener, o options) *harness {
 		svc:   &webhook.Service{Store: store, Clock: clock, Sender: sender, AllowPrivate: true},
 		order: storetest.Order(t, store, app.ID, 1, 2)}
 	d := &webhook.Dispatcher{Store: store, Clock: clock, Log: quiet, Sender: sender, Policy: o.policy,
-		EndpointConcurrency: o.concurrency}
-	r := job.NewRunner(store, clock, quiet, job.Config{Workers: cmpOr(o.workers, 16), PollInterval: 10 * time.Millisecond,
-		Lease: 3 * time.Second, RescueInterval: time.Second})
-	d.Register(r)
+		EndpointConcurrency: o.concurrency, Workers: cmpOr(o.workers, 16), PollInterval: 10 * time.Millisecond,
+		Lease: 3 * time.Second}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { r.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); r.Abort(); <-done })
+	go func() { d.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); d.Abort(); <-done })
 	return h
 }
 

@@ -17,7 +17,6 @@ import (
 
 	"github.com/toteorg/tote"
 	"github.com/toteorg/tote/api"
-	"github.com/toteorg/tote/job"
 	"github.com/toteorg/tote/tenant"
 	"github.com/toteorg/tote/webhook"
 )
@@ -297,14 +296,13 @@ func (b *webhooksBench) event(appID int64, orders map[int64]int64, bag int64, id
 // start runs a delivery runner on store until the returned stop is called.
 func (b *webhooksBench) start(store tote.Store, setHook func(func())) func() {
 	clock := tote.SystemClock{}
-	r := job.NewRunner(store, clock, benchLog, job.Config{Workers: b.workers, PollInterval: 100 * time.Millisecond})
 	d := &webhook.Dispatcher{Store: store, Clock: clock, Log: benchLog, EndpointConcurrency: b.endpoint,
+		Workers: b.workers, PollInterval: 100 * time.Millisecond,
 		Sender: &webhook.Sender{Client: webhook.NewClient(10*time.Second, true), Clock: clock, AllowPrivate: true}}
-	d.Register(r)
-	setHook(r.Notify)
+	setHook(d.Notify)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { r.Run(ctx); close(done) }()
+	go func() { d.Run(ctx); close(done) }()
 	return func() { cancel(); <-done; setHook(nil) }
 }
 

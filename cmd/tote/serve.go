@@ -68,7 +68,7 @@ func parseServe(args []string, stderr io.Writer) (*serveConfig, error) {
 	fs.StringVar(&c.logLevel, "log-level", cmp.Or(os.Getenv("TOTE_LOG_LEVEL"), "info"), "debug, info, warn or error (env TOTE_LOG_LEVEL)")
 	fs.IntVar(&c.workers, "workers", envInt("TOTE_WORKERS", 10), "jobs run at once by this process (env TOTE_WORKERS)")
 	fs.DurationVar(&c.pollInterval, "job-poll-interval", envDuration("TOTE_JOB_POLL_INTERVAL", time.Second),
-		"how often workers look for jobs made by other processes (env TOTE_JOB_POLL_INTERVAL)")
+		"how often workers look for jobs and webhook deliveries made by other processes (env TOTE_JOB_POLL_INTERVAL)")
 	fs.DurationVar(&c.drainTimeout, "drain-timeout", envDuration("TOTE_DRAIN_TIMEOUT", 30*time.Second),
 		"on SIGTERM, how long to wait for in-flight requests and jobs (env TOTE_DRAIN_TIMEOUT)")
 	fs.IntVar(&c.submitAttempts, "submission-attempts", envInt("TOTE_SUBMISSION_ATTEMPTS", 5),
@@ -82,7 +82,7 @@ func parseServe(args []string, stderr io.Writer) (*serveConfig, error) {
 	fs.StringVar(&c.sandboxKey, "sandbox-key", os.Getenv("TOTE_SANDBOX_KEY"),
 		"key between Tote and its sandbox platform and payment provider; random if unset (env TOTE_SANDBOX_KEY)")
 	fs.DurationVar(&c.jobLease, "job-lease", envDuration("TOTE_JOB_LEASE", 30*time.Second),
-		"how long a running job's claim holds without a heartbeat before another worker takes it over (env TOTE_JOB_LEASE)")
+		"how long a running job's (or webhook delivery's) claim holds without a heartbeat before another worker takes it over (env TOTE_JOB_LEASE)")
 	fs.BoolVar(&c.webhookAllowPrivate, "webhook-allow-private", envBool("TOTE_WEBHOOK_ALLOW_PRIVATE"),
 		"let webhook endpoints be plain http and private or loopback addresses; for development and tests (env TOTE_WEBHOOK_ALLOW_PRIVATE)")
 	schedule := fs.String("webhook-retry-schedule", cmp.Or(os.Getenv("TOTE_WEBHOOK_RETRY_SCHEDULE"), "10s,1m,5m,30m,1h,2h,4h,8h,8h"),
@@ -136,16 +136,15 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 
 	jobs := job.Config{Workers: c.workers, PollInterval: c.pollInterval, Lease: c.jobLease, RescueInterval: c.jobLease / 2}
 	runner := job.NewRunner(store, clock, log, jobs)
-	// Webhook deliveries have workers of their own, so a backlog of them
-	// never delays bag submissions, nor the reverse.
-	jobs.Workers = c.webhookWorkers
-	deliveries := job.NewRunner(store, clock, log, jobs)
-	onJobs(func() { runner.Notify(); deliveries.Notify() })
+	// Webhook deliveries are a queue of their own with workers of their
+	// own, so a backlog of them never delays bag submissions, nor the
+	// reverse.
 	sender := &webhook.Sender{Client: webhook.NewClient(c.webhookTimeout, c.webhookAllowPrivate), Clock: clock,
 		AllowPrivate: c.webhookAllowPrivate}
 	dispatcher := &webhook.Dispatcher{Store: store, Clock: clock, Log: log, Sender: sender,
-		Policy: webhook.Policy{Schedule: c.webhookSchedule}, EndpointConcurrency: c.webhookEndpointConcurrency}
-	dispatcher.Register(deliveries)
+		Policy: webhook.Policy{Schedule: c.webhookSchedule}, EndpointConcurrency: c.webhookEndpointConcurrency,
+		Workers: c.webhookWorkers, Lease: c.jobLease, PollInterval: c.pollInterval}
+	onJobs(func() { runner.Notify(); dispatcher.Notify() })
 
 	if c.pprofAddr != "" {
 		if err := servePprof(ctx, c.pprofAddr, log); err != nil {
@@ -186,12 +185,13 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	engine.Register(runner)
 
 	srv := &api.Server{
-		Store:    store,
-		Apps:     &tenant.Service{Store: store, Clock: clock},
-		Orders:   engine,
-		Clock:    clock,
-		Logger:   log,
-		AdminKey: c.adminKey,
+		Store:      store,
+		Apps:       &tenant.Service{Store: store, Clock: clock},
+		Orders:     engine,
+		Clock:      clock,
+		Dispatcher: dispatcher,
+		Logger:     log,
+		AdminKey:   c.adminKey,
 	}
 	sandboxMux := http.NewServeMux()
 	sandboxMux.Handle("/sandbox/platform/", http.StripPrefix("/sandbox/platform", platform.Handler()))
@@ -222,7 +222,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	wg.Go(func() { runner.Run(workCtx) })
-	wg.Go(func() { deliveries.Run(workCtx) })
+	wg.Go(func() { dispatcher.Run(workCtx) })
 	wg.Go(func() { dispatcher.Prune(workCtx, time.Hour) })
 	wg.Go(func() { pruneIdempotencyKeys(workCtx, store, clock, log) })
 
@@ -252,7 +252,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 		// be recorded; any job left running is retried once its lease ends.
 		log.Warn("jobs still running at the drain timeout; cancelling them")
 		runner.Abort()
-		deliveries.Abort()
+		dispatcher.Abort()
 		select {
 		case <-done:
 		case <-time.After(5 * time.Second):

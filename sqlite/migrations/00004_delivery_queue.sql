@@ -1,0 +1,24 @@
+-- +goose Up
+-- Deliveries are their own queue (decision 0009): no job per delivery.
+-- due_at is when a pending delivery may next be claimed (NULL while it
+-- waits for its turn and once it is final); a claim moves it to the end of
+-- the claim's lease, kept in lease_until until an outcome is recorded.
+-- A successful attempt is described by the delivery itself (status_code,
+-- duration_us, date_last_modified); only failed attempts keep rows.
+ALTER TABLE webhook_deliveries ADD COLUMN due_at INTEGER;
+ALTER TABLE webhook_deliveries ADD COLUMN lease_until INTEGER;
+ALTER TABLE webhook_deliveries ADD COLUMN duration_us INTEGER NOT NULL DEFAULT 0;
+UPDATE webhook_deliveries SET due_at = coalesce(date_next_attempt, date_created)
+    WHERE status IN ('CREATED', 'IN_PROGRESS') AND waiting = 0;
+UPDATE webhook_deliveries SET duration_us = coalesce((SELECT a.duration_us FROM webhook_delivery_attempts a
+        WHERE a.delivery_id = webhook_deliveries.id AND a.succeeded = 1), 0)
+    WHERE status = 'SUCCEEDED';
+DELETE FROM webhook_delivery_attempts WHERE succeeded = 1;
+DELETE FROM jobs WHERE kind = 'deliver_webhook';
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries (due_at, id) WHERE due_at IS NOT NULL;
+
+-- +goose Down
+DROP INDEX webhook_deliveries_due;
+ALTER TABLE webhook_deliveries DROP COLUMN duration_us;
+ALTER TABLE webhook_deliveries DROP COLUMN lease_until;
+ALTER TABLE webhook_deliveries DROP COLUMN due_at;
