@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strconv"
@@ -363,31 +364,60 @@ const (
 			order_id, bag_id, bag_version, sequence, status, in_stream, waiting, attempts, status_code,
 			last_error, resend_of, date_created, date_last_modified, date_next_attempt, due_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
-	// An outcome ends the claim: the delivery is due at its next attempt,
-	// or never again once final.
-	sqlRecordDelivery = `
-		UPDATE webhook_deliveries SET status = ?, attempts = attempts + ?,
-			status_code = CASE WHEN ? THEN ? ELSE status_code END,
-			last_error = CASE WHEN ? THEN ? ELSE last_error END,
-			duration_us = CASE WHEN ? THEN ? ELSE duration_us END,
-			date_last_modified = ?, date_next_attempt = ?, due_at = ?, lease_until = NULL
-		WHERE id = ? AND attempts = ? AND status IN ('CREATED', 'IN_PROGRESS')
-		RETURNING webhook_id, bag_id, in_stream`
-	sqlPostponeDelivery = `
-		UPDATE webhook_deliveries SET due_at = ?, lease_until = NULL
-		WHERE id = ? AND attempts = ? AND status IN ('CREATED', 'IN_PROGRESS')`
-	sqlInsertAttempt = `
+	// Outcomes are recorded a batch per statement: each statement reads
+	// the batch as a JSON array of rows (json_each), so a batch of any size
+	// is one prepared statement and one step.
+	//
+	// A turn ends the claim: the delivery is due at its next attempt, or
+	// never again once final. Fenced by attempts and status: a delivery
+	// another worker recorded meanwhile is not returned.
+	// Row: [id, attempts, status, sent, status_code, set_error, error,
+	// duration_us, now, next_attempt].
+	sqlRecordDeliveries = `
+		UPDATE webhook_deliveries SET status = j.value->>2, attempts = attempts + (j.value->>3),
+			status_code = CASE WHEN j.value->>3 THEN j.value->>4 ELSE status_code END,
+			last_error = CASE WHEN j.value->>5 THEN j.value->>6 ELSE last_error END,
+			duration_us = CASE WHEN j.value->>3 THEN j.value->>7 ELSE duration_us END,
+			date_last_modified = j.value->>8, date_next_attempt = j.value->>9, due_at = j.value->>9,
+			lease_until = NULL
+		FROM json_each(?) j
+		WHERE webhook_deliveries.id = j.value->>0 AND webhook_deliveries.attempts = j.value->>1
+			AND webhook_deliveries.status IN ('CREATED', 'IN_PROGRESS')
+		RETURNING webhook_deliveries.id, webhook_deliveries.webhook_id, webhook_deliveries.bag_id,
+			webhook_deliveries.in_stream`
+	// Row: [id, attempts, due_at].
+	sqlPostponeDeliveries = `
+		UPDATE webhook_deliveries SET due_at = j.value->>2, lease_until = NULL
+		FROM json_each(?) j
+		WHERE webhook_deliveries.id = j.value->>0 AND webhook_deliveries.attempts = j.value->>1
+			AND webhook_deliveries.status IN ('CREATED', 'IN_PROGRESS')
+		RETURNING webhook_deliveries.id`
+	// Row: [delivery_id, webhook_id, attempt, status_code, error,
+	// duration_us, date_created].
+	sqlInsertAttempts = `
 		INSERT INTO webhook_delivery_attempts (delivery_id, webhook_id, attempt, status_code, error,
 			succeeded, duration_us, date_created)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
-	sqlStreamEnd        = `UPDATE webhook_streams SET pending = pending - 1 WHERE webhook_id = ? AND bag_id = ? RETURNING pending`
-	sqlStreamDelete     = `DELETE FROM webhook_streams WHERE webhook_id = ? AND bag_id = ? AND pending <= 0`
-	sqlStreamDeleteLast = `DELETE FROM webhook_streams WHERE webhook_id = ? AND bag_id = ? AND pending = 1`
-	sqlStreamNext       = `
-		UPDATE webhook_deliveries SET waiting = 0, date_next_attempt = ?, due_at = ?, date_last_modified = ?
-		WHERE id = (SELECT id FROM webhook_deliveries WHERE webhook_id = ? AND bag_id = ? AND waiting = 1
-			ORDER BY sequence, id LIMIT 1)
-		RETURNING id`
+		SELECT j.value->>0, j.value->>1, j.value->>2, j.value->>3, j.value->>4, 0, j.value->>5, j.value->>6
+		FROM json_each(?) j`
+	// Streams, row: [webhook_id, bag_id] (and now, to start the next).
+	// Most often a stream held only the delivery that ended: it goes.
+	sqlStreamsDeleteLast = `
+		DELETE FROM webhook_streams WHERE pending = 1
+			AND (webhook_id, bag_id) IN (SELECT j.value->>0, j.value->>1 FROM json_each(?) j)
+		RETURNING webhook_id, bag_id`
+	sqlStreamsEnd = `
+		UPDATE webhook_streams SET pending = pending - 1
+		FROM json_each(?) j
+		WHERE webhook_streams.webhook_id = j.value->>0 AND webhook_streams.bag_id = j.value->>1
+		RETURNING webhook_streams.webhook_id, webhook_streams.bag_id, webhook_streams.pending`
+	sqlStreamDelete = `DELETE FROM webhook_streams WHERE webhook_id = ? AND bag_id = ? AND pending <= 0`
+	sqlStreamsNext  = `
+		UPDATE webhook_deliveries SET waiting = 0, date_next_attempt = j.value->>2, due_at = j.value->>2,
+			date_last_modified = j.value->>2
+		FROM json_each(?) j
+		WHERE webhook_deliveries.id = (SELECT d.id FROM webhook_deliveries d
+			WHERE d.webhook_id = j.value->>0 AND d.bag_id = j.value->>1 AND d.waiting = 1
+			ORDER BY d.sequence, d.id LIMIT 1)`
 	sqlResetPauses = `UPDATE webhooks SET pause_level = 0 WHERE id = ? AND pause_level > 0`
 )
 
@@ -521,100 +551,76 @@ func (s *Store) RecordDeliveryOutcomes(ctx context.Context, outcomes []tote.Deli
 
 func (tx *Tx) recordOutcomes(ctx context.Context, outcomes []tote.DeliveryOutcome) ([]tote.DeliveryResult, error) {
 	results := make([]tote.DeliveryResult, len(outcomes))
-	type done struct {
-		i       int
-		webhook int64
-		bag     int64
-	}
-	var ended []done               // final deliveries in a stream
-	byWebhook := map[int64][]int{} // subscription → its recorded outcomes
-	order := make([]int, len(outcomes))
-	for i := range order {
-		order[i] = i
-	}
-	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(outcomes[a].DeliveryID, outcomes[b].DeliveryID) })
-	for _, i := range order {
-		o := outcomes[i]
-		if o.Postpone {
-			res, err := tx.tx.ExecContext(ctx, sqlPostponeDelivery, micros(o.NextAttempt), o.DeliveryID, o.Attempts)
-			if err != nil {
-				return nil, interpretError(err, fmt.Sprintf("postpone delivery %d", o.DeliveryID))
-			}
-			n, _ := res.RowsAffected()
-			results[i].Recorded = n == 1
+	// One outcome per delivery: a second one in the same batch (a worker
+	// that lost its claim, and the one that took it over) is reported not
+	// recorded, as the fence would have it after the first.
+	first := make(map[int64]int, len(outcomes))
+	var postponed, turns [][]any
+	for i, o := range outcomes {
+		if _, dup := first[o.DeliveryID]; dup {
 			continue
 		}
-		var next sql.NullInt64
+		first[o.DeliveryID] = i
+		if o.Postpone {
+			postponed = append(postponed, []any{o.DeliveryID, o.Attempts, micros(o.NextAttempt)})
+			continue
+		}
+		var next any
 		if o.Status == tote.DeliveryStatusInProgress {
-			next = sql.NullInt64{Int64: micros(o.NextAttempt), Valid: true}
+			next = micros(o.NextAttempt)
 		}
-		sent := 0
-		if o.Sent {
-			sent = 1
+		turns = append(turns, []any{o.DeliveryID, o.Attempts, o.Status, flag(o.Sent), o.StatusCode,
+			flag(o.Sent || o.Error != ""), o.Error, o.Duration.Microseconds(), micros(o.Now), next})
+	}
+	if len(postponed) > 0 {
+		err := tx.queryJSON(ctx, "postpone deliveries", sqlPostponeDeliveries, postponed, func(rows *sql.Rows) error {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				return err
+			}
+			results[first[id]].Recorded = true
+			return nil
+		})
+		if err != nil {
+			return nil, err
 		}
-		var webhook int64
+	}
+	if len(turns) == 0 {
+		return results, nil
+	}
+	var ended [][]any              // [webhook, bag, now] of final deliveries in a stream
+	var attempts [][]any           // failed attempts
+	byWebhook := map[int64][]int{} // subscription → its recorded outcomes
+	err := tx.queryJSON(ctx, "record delivery outcomes", sqlRecordDeliveries, turns, func(rows *sql.Rows) error {
+		var id, webhook int64
 		var bag sql.NullInt64
 		var inStream bool
-		err := tx.tx.QueryRowContext(ctx, sqlRecordDelivery,
-			o.Status, sent, o.Sent, o.StatusCode, o.Sent || o.Error != "", o.Error,
-			o.Sent, o.Duration.Microseconds(), micros(o.Now), next, next,
-			o.DeliveryID, o.Attempts).Scan(&webhook, &bag, &inStream)
-		if err != nil && err != sql.ErrNoRows {
-			return nil, interpretError(err, fmt.Sprintf("record outcome of delivery %d", o.DeliveryID))
+		if err := rows.Scan(&id, &webhook, &bag, &inStream); err != nil {
+			return err
 		}
-		// Fenced (err == ErrNoRows): another worker recorded this turn.
-		results[i].Recorded = err == nil
-		if !results[i].Recorded {
-			continue
-		}
+		i := first[id]
+		o := outcomes[i]
+		results[i].Recorded = true
 		byWebhook[webhook] = append(byWebhook[webhook], i)
 		if o.Sent && !o.Succeeded {
-			_, err := tx.tx.ExecContext(ctx, sqlInsertAttempt,
-				o.DeliveryID, webhook, o.Attempts+1, o.StatusCode, o.Error, o.Succeeded,
-				o.Duration.Microseconds(), micros(o.Now))
-			if err != nil {
-				return nil, interpretError(err, "insert delivery attempt")
-			}
+			attempts = append(attempts, []any{o.DeliveryID, webhook, o.Attempts + 1, o.StatusCode, o.Error,
+				o.Duration.Microseconds(), micros(o.Now)})
 		}
 		if o.Status.Final() && inStream {
-			ended = append(ended, done{i, webhook, bag.Int64})
+			ended = append(ended, []any{webhook, bag.Int64, micros(o.Now)})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(attempts) > 0 {
+		if err := tx.execJSON(ctx, "insert delivery attempts", sqlInsertAttempts, attempts); err != nil {
+			return nil, err
 		}
 	}
-	// Hand each ended stream's turn on, in (subscription, bag) order.
-	slices.SortFunc(ended, func(a, b done) int {
-		return compareStreams(streamKey{a.webhook, a.bag}, streamKey{b.webhook, b.bag})
-	})
-	for _, e := range ended {
-		now := outcomes[e.i].Now
-		// Most often the stream held only this delivery: it ends.
-		res, err := tx.tx.ExecContext(ctx, sqlStreamDeleteLast, e.webhook, e.bag)
-		if err != nil {
-			return nil, interpretError(err, "end stream")
-		}
-		if n, _ := res.RowsAffected(); n == 1 {
-			continue
-		}
-		var pending int64
-		err = tx.tx.QueryRowContext(ctx, sqlStreamEnd, e.webhook, e.bag).Scan(&pending)
-		if err == sql.ErrNoRows {
-			continue
-		} else if err != nil {
-			return nil, interpretError(err, "end stream turn")
-		}
-		if pending <= 0 {
-			if _, err := tx.tx.ExecContext(ctx, sqlStreamDelete, e.webhook, e.bag); err != nil {
-				return nil, interpretError(err, "end stream")
-			}
-			continue
-		}
-		var id int64
-		err = tx.tx.QueryRowContext(ctx, sqlStreamNext, micros(now), micros(now), micros(now), e.webhook, e.bag).Scan(&id)
-		if err == sql.ErrNoRows {
-			continue
-		} else if err != nil {
-			return nil, interpretError(err, "start next delivery of stream")
-		}
-		tx.insertedJobs = true // wake the local dispatcher after the commit
+	if err := tx.endStreamTurns(ctx, ended); err != nil {
+		return nil, err
 	}
 	// Subscription health, in subscription order.
 	webhooks := make([]int64, 0, len(byWebhook))
@@ -623,11 +629,114 @@ func (tx *Tx) recordOutcomes(ctx context.Context, outcomes []tote.DeliveryOutcom
 	}
 	slices.Sort(webhooks)
 	for _, id := range webhooks {
+		slices.Sort(byWebhook[id]) // the batch's order
 		if err := tx.webhookHealth(ctx, id, byWebhook[id], outcomes, results); err != nil {
 			return nil, err
 		}
 	}
 	return results, nil
+}
+
+// endStreamTurns counts each ended delivery ([webhook, bag, now]) out of
+// its stream, and starts the next waiting delivery of the streams that
+// have one.
+func (tx *Tx) endStreamTurns(ctx context.Context, ended [][]any) error {
+	if len(ended) == 0 {
+		return nil
+	}
+	gone := map[streamKey]bool{}
+	err := tx.queryJSON(ctx, "end streams", sqlStreamsDeleteLast, ended, func(rows *sql.Rows) error {
+		var k streamKey
+		if err := rows.Scan(&k.webhook, &k.bag); err != nil {
+			return err
+		}
+		gone[k] = true
+		return nil
+	})
+	if err != nil || len(gone) == len(ended) {
+		return err
+	}
+	var rest [][]any
+	for _, e := range ended {
+		if !gone[streamKey{e[0].(int64), e[1].(int64)}] {
+			rest = append(rest, e)
+		}
+	}
+	var empty []streamKey
+	waiting := map[streamKey]bool{}
+	err = tx.queryJSON(ctx, "end stream turns", sqlStreamsEnd, rest, func(rows *sql.Rows) error {
+		var k streamKey
+		var pending int64
+		if err := rows.Scan(&k.webhook, &k.bag, &pending); err != nil {
+			return err
+		}
+		if pending <= 0 {
+			empty = append(empty, k)
+		} else {
+			waiting[k] = true
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, k := range empty {
+		if _, err := tx.tx.ExecContext(ctx, sqlStreamDelete, k.webhook, k.bag); err != nil {
+			return interpretError(err, "end stream")
+		}
+	}
+	var next [][]any
+	for _, e := range rest {
+		if waiting[streamKey{e[0].(int64), e[1].(int64)}] {
+			next = append(next, e)
+		}
+	}
+	if len(next) == 0 {
+		return nil
+	}
+	if err := tx.execJSON(ctx, "start next deliveries of streams", sqlStreamsNext, next); err != nil {
+		return err
+	}
+	tx.insertedJobs = true // wake the local dispatcher after the commit
+	return nil
+}
+
+// queryJSON runs a statement over rows passed as one JSON array, calling
+// scan for each row it returns.
+func (tx *Tx) queryJSON(ctx context.Context, what, query string, rows [][]any, scan func(*sql.Rows) error) error {
+	arg, err := json.Marshal(rows)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	res, err := tx.tx.QueryContext(ctx, query, string(arg))
+	if err != nil {
+		return interpretError(err, what)
+	}
+	defer res.Close()
+	for res.Next() {
+		if err := scan(res); err != nil {
+			return interpretError(err, what)
+		}
+	}
+	return interpretError(res.Err(), what)
+}
+
+// execJSON runs a statement over rows passed as one JSON array.
+func (tx *Tx) execJSON(ctx context.Context, what, query string, rows [][]any) error {
+	arg, err := json.Marshal(rows)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	_, err = tx.tx.ExecContext(ctx, query, string(arg))
+	return interpretError(err, what)
+}
+
+// flag is b as 0 or 1, for JSON rows.
+func flag(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // webhookHealth applies the recorded outcomes of one subscription to it:
