@@ -115,7 +115,12 @@ func (d *Dispatcher) Abort() {
 // by Abort) and records their outcomes.
 func (d *Dispatcher) Run(ctx context.Context) {
 	d.init()
-	slots := make(chan struct{}, d.Workers)
+	// A delivery holds a sending slot for its HTTP attempt (Workers of
+	// them), and a held slot from its claim until its outcome is recorded
+	// (four times as many), so the time an outcome waits for its batch's
+	// transaction does not keep the next delivery from being sent.
+	sending := make(chan struct{}, d.Workers)
+	held := make(chan struct{}, 4*d.Workers)
 	var wg sync.WaitGroup
 	stopBeat := make(chan struct{})
 	beating := make(chan struct{})
@@ -130,11 +135,11 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	defer poll.Stop()
 	failures := 0
 	for {
-		free := cap(slots) - len(slots)
+		free := min(cap(sending)-len(sending), cap(held)-len(held))
 		full := false
 		// With a backlog, claim in batches (a quarter of the workers at
 		// least), so the claim is not paid once per delivery.
-		if free > 0 && ctx.Err() == nil && (len(slots) == 0 || free >= max(1, cap(slots)/4)) {
+		if free > 0 && ctx.Err() == nil && (len(sending) == 0 || free >= max(1, cap(sending)/4)) {
 			batch, err := d.Store.ClaimDeliveries(ctx, tote.ClaimDeliveriesParams{Now: d.Clock.Now(), Lease: d.Lease, Limit: free})
 			if err != nil && ctx.Err() == nil {
 				failures++
@@ -148,13 +153,19 @@ func (d *Dispatcher) Run(ctx context.Context) {
 			}
 			d.mu.Unlock()
 			for _, ds := range batch {
-				slots <- struct{}{}
+				sending <- struct{}{}
+				held <- struct{}{}
 				wg.Go(func() {
-					defer func() {
-						<-slots
+					sent := sync.OnceFunc(func() {
+						<-sending
 						d.Notify() // a worker is free
+					})
+					defer func() {
+						sent()
+						<-held
+						d.Notify()
 					}()
-					d.attempt(ds)
+					d.attempt(ds, sent)
 				})
 			}
 			full = err == nil && len(batch) == free
@@ -238,8 +249,9 @@ func busyWait() time.Duration {
 }
 
 // attempt makes one turn of a claimed delivery: it sends it, or cancels or
-// postpones it, and records what happened.
-func (d *Dispatcher) attempt(ds *tote.DeliveryToSend) {
+// postpones it, and records what happened. It calls sent once the HTTP
+// attempt is over.
+func (d *Dispatcher) attempt(ds *tote.DeliveryToSend, sent func()) {
 	del, w := ds.Delivery, ds.Webhook
 	defer func() {
 		d.mu.Lock()
@@ -273,6 +285,7 @@ func (d *Dispatcher) attempt(ds *tote.DeliveryToSend) {
 		Body: body(ds.Body), AppKey: ds.AppWebhookKey, Secret: w.SigningSecret,
 	})
 	d.release(w.ID)
+	sent()
 	if d.abortCtx.Err() != nil {
 		// Cut short at shutdown: not the endpoint's failure. Due again at
 		// once, for whichever process runs next.
@@ -373,16 +386,21 @@ func (d *Dispatcher) record(o tote.DeliveryOutcome) (tote.DeliveryResult, error)
 	return d.batch.record(context.Background(), o)
 }
 
-// batcher groups outcomes into transactions. A caller that finds no write
-// in flight starts a writer goroutine, which writes everything pending, then
-// whatever arrived meanwhile, until nothing is left; every caller just waits
-// for its own result (none is kept writing others' outcomes).
+// batcher groups outcomes into transactions. A caller that finds fewer
+// than maxWriters writes in flight starts a writer goroutine, which writes
+// everything pending, then whatever arrived meanwhile, until nothing is
+// left; every caller just waits for its own result (none is kept writing
+// others' outcomes). Several writers let a networked database commit
+// batches side by side; the stores lock rows in a fixed order, so they do
+// not deadlock.
 type batcher struct {
 	store   tote.WebhookStore
 	mu      sync.Mutex
 	pending []*pendingOutcome
-	writing bool
+	writers int
 }
+
+const maxWriters = 4
 
 type pendingOutcome struct {
 	o    tote.DeliveryOutcome
@@ -397,8 +415,8 @@ func (b *batcher) record(ctx context.Context, o tote.DeliveryOutcome) (tote.Deli
 	p := &pendingOutcome{o: o, done: make(chan struct{})}
 	b.mu.Lock()
 	b.pending = append(b.pending, p)
-	if !b.writing {
-		b.writing = true
+	if b.writers < maxWriters {
+		b.writers++
 		go b.drain(context.WithoutCancel(ctx))
 	}
 	b.mu.Unlock()
@@ -417,7 +435,7 @@ func (b *batcher) drain(ctx context.Context) {
 		b.write(ctx, batch)
 		b.mu.Lock()
 	}
-	b.writing = false
+	b.writers--
 	b.mu.Unlock()
 }
 
