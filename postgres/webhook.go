@@ -501,9 +501,17 @@ func (s *Store) RecordDeliveryOutcomes(ctx context.Context, outcomes []tote.Deli
 // arrays (unnest), and they go in two pipelined round trips: a batch of
 // outcomes costs the same few statements whatever its size. Rows are
 // locked first, in a fixed order (deliveries by id, streams by
-// subscription and bag, subscriptions by id), so transactions never
+// subscription and bag), after their subscriptions, so transactions never
 // deadlock on them.
 const (
+	// The subscriptions first, as fan-out and deleting a subscription take
+	// them: KEY SHARE lets batches and fan-outs go side by side, and makes
+	// a batch and a deletion of its subscription wait for each other
+	// rather than deadlock (the deletion locks the subscription, then its
+	// deliveries).
+	sqlLockDeliveryWebhooks = `
+		SELECT id FROM webhooks WHERE id IN (SELECT webhook_id FROM webhook_deliveries WHERE id = ANY($1))
+		ORDER BY id FOR KEY SHARE`
 	sqlLockDeliveries = `SELECT id FROM webhook_deliveries WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE`
 	// A turn ends the claim: the delivery is due at its next attempt, or
 	// never again once final. Fenced by attempts and status: a delivery
@@ -604,6 +612,7 @@ func (tx *Tx) recordOutcomes(ctx context.Context, outcomes []tote.DeliveryOutcom
 	}
 	rows := map[int]*row{}
 	batch := &pgx.Batch{}
+	batch.Queue(sqlLockDeliveryWebhooks, ids)
 	batch.Queue(sqlLockDeliveries, ids)
 	if len(pp.id) > 0 {
 		batch.Queue(sqlPostponeDeliveries, pp.id, pp.attempts, pp.due).Query(func(rs pgx.Rows) error {

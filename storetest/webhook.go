@@ -449,6 +449,55 @@ func testDeliveryHealth(t *testing.T, open Opener) {
 // processes have.
 func RunTwins(t *testing.T, twin func(testing.TB) (tote.Store, tote.Store)) {
 	t.Run("ConcurrentStreams", func(t *testing.T) { t.Parallel(); testConcurrentStreams(t, twin) })
+	t.Run("DeleteWhileRecording", func(t *testing.T) { t.Parallel(); testDeleteWhileRecording(t, twin) })
+}
+
+// testDeleteWhileRecording: a subscription deleted by one process while
+// another records failed attempts of its deliveries (which pause it when
+// they are too many): both finish, whichever goes first, and neither fails.
+func testDeleteWhileRecording(t *testing.T, twin func(testing.TB) (tote.Store, tote.Store)) {
+	ctx := context.Background()
+	api, worker := twin(t)
+	a := App(t, api)
+	o := Order(t, api, a.ID, 1, 2, 3)
+	policy := &tote.PausePolicy{Failures: 1, Window: time.Hour, Pauses: []time.Duration{time.Hour}}
+	for round := range 20 {
+		w := Webhook(t, api, a.ID, tote.EventOrderUpdated, fmt.Sprintf("https://a.example/del/%d", round), true)
+		Events(t, api, o, tote.EventOrderUpdated, o.Bags[0].ID, o.Bags[1].ID, o.Bags[2].ID)
+		claimed, err := worker.ClaimDeliveries(ctx, tote.ClaimDeliveriesParams{Now: T0.Add(time.Hour), Lease: time.Minute, Limit: 10})
+		noErr(t, err, "claim")
+		var outs []tote.DeliveryOutcome
+		for _, c := range claimed {
+			out := failed(c.Delivery, T0.Add(time.Hour), T0.Add(2*time.Hour))
+			out.Status, out.Pause = tote.DeliveryStatusFailed, policy
+			outs = append(outs, out)
+		}
+		var wg sync.WaitGroup
+		var recErr, delErr error
+		start := make(chan struct{})
+		wg.Go(func() {
+			<-start
+			_, recErr = worker.RecordDeliveryOutcomes(ctx, outs)
+		})
+		wg.Go(func() {
+			<-start
+			delErr = api.InTx(ctx, func(tx tote.Tx) error {
+				if _, err := tx.LockWebhook(ctx, w.ID); err != nil {
+					return err
+				}
+				time.Sleep(time.Millisecond) // let the outcomes start
+				return tx.DeleteWebhook(ctx, w.ID)
+			})
+		})
+		close(start)
+		wg.Wait()
+		if recErr != nil || delErr != nil {
+			t.Fatalf("round %d: recording: %v; deleting: %v", round, recErr, delErr)
+		}
+		if _, err := api.FindWebhookByID(ctx, w.ID); !errors.Is(err, tote.ErrNotFound) {
+			t.Fatalf("round %d: the subscription is still there (%v)", round, err)
+		}
+	}
 }
 
 // testConcurrentStreams: events of one bag recorded by one process while
