@@ -177,6 +177,9 @@ const (
 	ErrorTypeInternalAddItem          = "INTERNAL_ADD_ITEM"
 	ErrorTypeExternalCancelOrder      = "EXTERNAL_CANCEL_ORDER"
 	ErrorTypeExternalSetPaymentMethod = "EXTERNAL_SET_PAYMENT_METHOD"
+	// ErrorTypeExternalWriteOrder: the platform refused a change to an
+	// order it holds (a refund).
+	ErrorTypeExternalWriteOrder = "EXTERNAL_WRITE_ORDER"
 )
 
 // OrderError is a problem recorded on an order; a 200 may carry some.

@@ -32,11 +32,14 @@ type SandboxStore interface {
 	FindSandboxOrder(ctx context.Context, merchantID int64, reference string) (*SandboxOrder, error)
 	// FindSandboxOrders returns all the merchant's orders, oldest first.
 	FindSandboxOrders(ctx context.Context, merchantID int64) ([]*SandboxOrder, error)
-	// SetSandboxOrderStatus moves the merchant's order placed with
-	// reference from status from to status to, and returns it as it then
-	// is (unchanged when its status was not from); ErrNotFound when there
-	// is no such order.
-	SetSandboxOrderStatus(ctx context.Context, merchantID int64, reference, from, to string) (*SandboxOrder, error)
+	// UpdateSandboxOrder reads the merchant's order placed with reference,
+	// locked against other writers, lets fn change its Status and Refunds,
+	// and saves them unless fn returns an error (returned as is); the
+	// lines fn returns go back into their SKUs' inventory in the same
+	// transaction (their SKUs marked modified at now). It returns the
+	// order as it then is; ErrNotFound when there is no such order.
+	UpdateSandboxOrder(ctx context.Context, merchantID int64, reference string, now time.Time,
+		fn func(*SandboxOrder) (restock []SandboxLine, err error)) (*SandboxOrder, error)
 
 	// CreateSandboxIntent inserts in unless an intent with its
 	// IdempotencyKey exists, in which case it returns that intent with
@@ -91,6 +94,29 @@ type SandboxOrder struct {
 	Total       int64
 	Currency    string
 	DateCreated time.Time
+	// Refunds are the money the merchant gave back, oldest first.
+	Refunds []SandboxRefund
+}
+
+// Refunded is the sum of the order's refunds.
+func (o *SandboxOrder) Refunded() int64 {
+	var n int64
+	for _, r := range o.Refunds {
+		n += r.Amount
+	}
+	return n
+}
+
+// SandboxRefund is one refund of a sandbox platform order.
+type SandboxRefund struct {
+	// ExternalID is the platform's id of the refund.
+	ExternalID string `json:"external_id"`
+	// Reference is the caller's idempotency reference: a second request
+	// with it is answered with this refund.
+	Reference   string    `json:"reference"`
+	Amount      int64     `json:"amount"`
+	Reason      string    `json:"reason,omitempty"`
+	DateCreated time.Time `json:"date_created"`
 }
 
 // SandboxIntent is the sandbox payment provider's record of a payment

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -13,7 +14,7 @@ import (
 
 // The records of the built-in sandboxes (tote.SandboxStore).
 
-const sandboxOrderColumns = `id, merchant_id, external_id, reference, status, body, total, currency, date_created`
+const sandboxOrderColumns = `id, merchant_id, external_id, reference, status, body, total, currency, date_created, refunds`
 
 // PlaceSandboxOrder creates the order and takes its lines out of inventory,
 // unless the reference was placed already.
@@ -101,20 +102,54 @@ func findSandboxOrder(ctx context.Context, q querier, merchantID int64, referenc
 	return o, nil
 }
 
-// SetSandboxOrderStatus moves the order from one status to another.
-func (s *Store) SetSandboxOrderStatus(ctx context.Context, merchantID int64, reference, from, to string) (o *tote.SandboxOrder, err error) {
+// UpdateSandboxOrder changes the order with fn while its row is locked
+// (FOR UPDATE), restocking what fn returns in SKU id order (as placements
+// take stock, so the two never deadlock).
+func (s *Store) UpdateSandboxOrder(ctx context.Context, merchantID int64, reference string, now time.Time,
+	fn func(*tote.SandboxOrder) ([]tote.SandboxLine, error)) (o *tote.SandboxOrder, err error) {
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `UPDATE sandbox_orders SET status = $1
-			WHERE merchant_id = $2 AND reference = $3 AND status = $4`, to, merchantID, reference, from); err != nil {
-			return interpretError(err, "set sandbox order status")
+		var err error
+		o, err = scanSandboxOrder(tx.QueryRow(ctx, `SELECT `+sandboxOrderColumns+`
+			FROM sandbox_orders WHERE merchant_id = $1 AND reference = $2 FOR UPDATE`, merchantID, reference))
+		if err != nil {
+			return interpretError(err, fmt.Sprintf("find sandbox order %q of merchant %d", reference, merchantID))
 		}
-		o, err = findSandboxOrder(ctx, tx, merchantID, reference)
-		return err
+		restock, err := fn(o)
+		if err != nil {
+			return err
+		}
+		restock, err = tote.SandboxOrderParams{Lines: restock}.Demand()
+		if err != nil {
+			return err
+		}
+		refunds, err := json.Marshal(refundsOrEmpty(o.Refunds))
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE sandbox_orders SET status = $1, refunds = $2 WHERE id = $3`,
+			o.Status, string(refunds), o.ID); err != nil {
+			return interpretError(err, "update sandbox order")
+		}
+		for _, l := range restock {
+			if _, err := tx.Exec(ctx, `UPDATE skus SET inventory = inventory + $1, date_last_modified = $2
+				WHERE id = $3 AND merchant_id = $4`, l.Quantity, now, l.SkuID, merchantID); err != nil {
+				return interpretError(err, "restock sandbox inventory")
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	return o, nil
+}
+
+// refundsOrEmpty is rs, or an empty list (stored as [], never null).
+func refundsOrEmpty(rs []tote.SandboxRefund) []tote.SandboxRefund {
+	if rs == nil {
+		return []tote.SandboxRefund{}
+	}
+	return rs
 }
 
 // FindSandboxOrders returns the merchant's orders, oldest first.
@@ -138,11 +173,18 @@ func (s *Store) FindSandboxOrders(ctx context.Context, merchantID int64) ([]*tot
 
 func scanSandboxOrder(row pgx.Row) (*tote.SandboxOrder, error) {
 	var o tote.SandboxOrder
+	var refunds []byte
 	if err := row.Scan(&o.ID, &o.MerchantID, &o.ExternalID, &o.Reference, &o.Status, &o.Body,
-		&o.Total, &o.Currency, &o.DateCreated); err != nil {
+		&o.Total, &o.Currency, &o.DateCreated, &refunds); err != nil {
 		return nil, err
 	}
 	o.DateCreated = o.DateCreated.UTC()
+	if err := json.Unmarshal(refunds, &o.Refunds); err != nil {
+		return nil, fmt.Errorf("sandbox order %d: refunds: %w", o.ID, err)
+	}
+	if len(o.Refunds) == 0 {
+		o.Refunds = nil // none, as a new order has
+	}
 	return &o, nil
 }
 

@@ -3,8 +3,10 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/toteorg/tote"
 )
@@ -13,7 +15,7 @@ import (
 // goes through the writer (group.go), so placements, inventory decrements
 // and intent updates are serialized.
 
-const sandboxOrderColumns = `id, merchant_id, external_id, reference, status, body, total, currency, date_created`
+const sandboxOrderColumns = `id, merchant_id, external_id, reference, status, body, total, currency, date_created, refunds`
 
 // PlaceSandboxOrder creates the order and takes its lines out of inventory,
 // unless the reference was placed already.
@@ -94,20 +96,52 @@ func findSandboxOrder(ctx context.Context, q querier, merchantID int64, referenc
 	return o, nil
 }
 
-// SetSandboxOrderStatus moves the order from one status to another.
-func (s *Store) SetSandboxOrderStatus(ctx context.Context, merchantID int64, reference, from, to string) (o *tote.SandboxOrder, err error) {
+// UpdateSandboxOrder changes the order with fn inside one write
+// transaction (the single writer serializes it), restocking what fn
+// returns.
+func (s *Store) UpdateSandboxOrder(ctx context.Context, merchantID int64, reference string, now time.Time,
+	fn func(*tote.SandboxOrder) ([]tote.SandboxLine, error)) (o *tote.SandboxOrder, err error) {
 	err = s.inWriteTx(ctx, func(tx *Tx) error {
-		if _, err := tx.tx.ExecContext(ctx, `UPDATE sandbox_orders SET status = ?
-			WHERE merchant_id = ? AND reference = ? AND status = ?`, to, merchantID, reference, from); err != nil {
-			return interpretError(err, "set sandbox order status")
+		var err error
+		if o, err = findSandboxOrder(ctx, tx.tx, merchantID, reference); err != nil {
+			return err
 		}
-		o, err = findSandboxOrder(ctx, tx.tx, merchantID, reference)
-		return err
+		restock, err := fn(o)
+		if err != nil {
+			return err
+		}
+		restock, err = tote.SandboxOrderParams{Lines: restock}.Demand()
+		if err != nil {
+			return err
+		}
+		refunds, err := json.Marshal(refundsOrEmpty(o.Refunds))
+		if err != nil {
+			return err
+		}
+		if _, err := tx.tx.ExecContext(ctx, `UPDATE sandbox_orders SET status = ?, refunds = ? WHERE id = ?`,
+			o.Status, string(refunds), o.ID); err != nil {
+			return interpretError(err, "update sandbox order")
+		}
+		for _, l := range restock {
+			if _, err := tx.tx.ExecContext(ctx, `UPDATE skus SET inventory = inventory + ?, date_last_modified = ?
+				WHERE id = ? AND merchant_id = ?`, l.Quantity, micros(now), l.SkuID, merchantID); err != nil {
+				return interpretError(err, "restock sandbox inventory")
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	return o, nil
+}
+
+// refundsOrEmpty is rs, or an empty list (stored as [], never null).
+func refundsOrEmpty(rs []tote.SandboxRefund) []tote.SandboxRefund {
+	if rs == nil {
+		return []tote.SandboxRefund{}
+	}
+	return rs
 }
 
 // FindSandboxOrders returns the merchant's orders, oldest first.
@@ -132,11 +166,18 @@ func (s *Store) FindSandboxOrders(ctx context.Context, merchantID int64) ([]*tot
 func scanSandboxOrder(row interface{ Scan(...any) error }) (*tote.SandboxOrder, error) {
 	var o tote.SandboxOrder
 	var created int64
+	var refunds string
 	if err := row.Scan(&o.ID, &o.MerchantID, &o.ExternalID, &o.Reference, &o.Status, &o.Body,
-		&o.Total, &o.Currency, &created); err != nil {
+		&o.Total, &o.Currency, &created, &refunds); err != nil {
 		return nil, err
 	}
 	o.DateCreated = fromMicros(created)
+	if err := json.Unmarshal([]byte(refunds), &o.Refunds); err != nil {
+		return nil, fmt.Errorf("sandbox order %d: refunds: %w", o.ID, err)
+	}
+	if len(o.Refunds) == 0 {
+		o.Refunds = nil // none, as a new order has
+	}
 	return &o, nil
 }
 

@@ -339,10 +339,70 @@ func testConcurrentSandboxIntents(t *testing.T, open Opener) {
 	equal(t, "intents created with one key", created, 1)
 }
 
+// testSandboxOrderUpdates: an update saves the status and refunds fn set
+// and restocks what it returns, all or nothing; concurrent updates of one
+// order each see the one before.
+func testSandboxOrderUpdates(t *testing.T, open Opener) {
+	ctx := context.Background()
+	s := open(t)
+	m := SandboxMerchant(t, s, tote.SandboxBehaviour{Submit: tote.SandboxAccept})
+	a, b := StockedSKU(t, s, m.ID, 10), StockedSKU(t, s, m.ID, 10)
+	_, _, err := s.PlaceSandboxOrder(ctx, sandboxParams(m.ID, "bag-1", tote.SandboxLine{SkuID: a.ID, Quantity: 3},
+		tote.SandboxLine{SkuID: b.ID, Quantity: 2}))
+	noErr(t, err, "place")
+
+	refund := tote.SandboxRefund{ExternalID: "sbx_ref_1", Reference: "r1", Amount: 500, Reason: "damaged", DateCreated: T0}
+	o, err := s.UpdateSandboxOrder(ctx, m.ID, "bag-1", T0, func(o *tote.SandboxOrder) ([]tote.SandboxLine, error) {
+		o.Status = "CANCELED"
+		o.Refunds = append(o.Refunds, refund)
+		return []tote.SandboxLine{{SkuID: b.ID, Quantity: 1}, {SkuID: a.ID, Quantity: 3}, {SkuID: b.ID, Quantity: 1}}, nil
+	})
+	noErr(t, err, "update")
+	found, err := s.FindSandboxOrder(ctx, m.ID, "bag-1")
+	noErr(t, err, "find")
+	equal(t, "updated order", found, o)
+	equal(t, "saved", [2]any{found.Status, found.Refunds}, [2]any{"CANCELED", []tote.SandboxRefund{refund}})
+	equal(t, "restocked", [2]int64{SKUInventory(t, s, a.ID), SKUInventory(t, s, b.ID)}, [2]int64{10, 10})
+
+	boom := errors.New("boom")
+	_, err = s.UpdateSandboxOrder(ctx, m.ID, "bag-1", T0, func(o *tote.SandboxOrder) ([]tote.SandboxLine, error) {
+		o.Status, o.Refunds = "ACCEPTED", nil
+		return nil, boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("update whose fn failed: err = %v", err)
+	}
+	again, _ := s.FindSandboxOrder(ctx, m.ID, "bag-1")
+	equal(t, "after a failed update", again, found)
+	if _, err := s.UpdateSandboxOrder(ctx, m.ID, "bag-9", T0, func(*tote.SandboxOrder) ([]tote.SandboxLine, error) {
+		return nil, nil
+	}); !errors.Is(err, tote.ErrNotFound) {
+		t.Fatalf("update of an unknown order: err = %v", err)
+	}
+
+	// Ten refunds at once: each update sees the others' (none is lost).
+	var wg sync.WaitGroup
+	for i := range 10 {
+		wg.Go(func() {
+			_, err := s.UpdateSandboxOrder(ctx, m.ID, "bag-1", T0, func(o *tote.SandboxOrder) ([]tote.SandboxLine, error) {
+				o.Refunds = append(o.Refunds, tote.SandboxRefund{ExternalID: fmt.Sprint("sbx_ref_c", i), Reference: fmt.Sprint("c", i), Amount: 10})
+				return nil, nil
+			})
+			if err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	final, _ := s.FindSandboxOrder(ctx, m.ID, "bag-1")
+	equal(t, "refunds after concurrent updates", [2]int64{int64(len(final.Refunds)), final.Refunded()}, [2]int64{11, 600})
+}
+
 func testSandbox(t *testing.T, open Opener) {
 	t.Run("Orders", func(t *testing.T) { t.Parallel(); testSandboxOrders(t, open) })
 	t.Run("Attempts", func(t *testing.T) { t.Parallel(); testSandboxAttempts(t, open) })
 	t.Run("ConcurrentPlacements", func(t *testing.T) { t.Parallel(); testConcurrentSandboxPlacements(t, open) })
+	t.Run("OrderUpdates", func(t *testing.T) { t.Parallel(); testSandboxOrderUpdates(t, open) })
 	t.Run("Intents", func(t *testing.T) { t.Parallel(); testSandboxIntents(t, open) })
 	t.Run("ConcurrentIntents", func(t *testing.T) { t.Parallel(); testConcurrentSandboxIntents(t, open) })
 }

@@ -98,6 +98,71 @@ func (c *Connector) Lookup(ctx context.Context, merchantID int64, reference stri
 	}
 }
 
+// Cancel asks the platform to cancel the order placed with reference.
+func (c *Connector) Cancel(ctx context.Context, merchantID int64, reference, reason string) (*tote.PlatformRecord, error) {
+	body, _ := json.Marshal(cancelJSON{MerchantID: merchantID, Reference: reference, Reason: reason})
+	res, err := c.call(ctx, http.MethodPost, "/orders/cancel", body)
+	if err != nil {
+		// Cancelling twice is harmless: whether or not it was sent, the
+		// caller may try again.
+		return nil, &tote.PlatformError{Kind: tote.PlatformRetryable, Type: tote.ErrorTypeExternalCancelOrder,
+			Message: "no answer from the sandbox platform: " + err.Error()}
+	}
+	switch {
+	case res.status == http.StatusOK:
+		rec, err := toRecord(res.body)
+		if err != nil {
+			return nil, &tote.PlatformError{Kind: tote.PlatformRetryable, Type: tote.ErrorTypeExternalCancelOrder,
+				Message: "unreadable answer from the sandbox platform: " + err.Error()}
+		}
+		return rec, nil
+	case res.status == http.StatusNotFound:
+		return nil, fmt.Errorf("sandbox order %q of merchant %d: %w", reference, merchantID, tote.ErrNotFound)
+	case res.status == http.StatusTooManyRequests || res.status >= 500:
+		e := res.platformErrorOf(tote.PlatformRetryable, tote.ErrorTypeExternalCancelOrder)
+		e.RetryAfter = retryAfter(res.header.Get("Retry-After"), c.clock().Now())
+		return nil, e
+	default:
+		return nil, res.platformErrorOf(tote.PlatformRejected, tote.ErrorTypeExternalCancelOrder)
+	}
+}
+
+// Refund asks the platform to refund part of the order placed with
+// reference, once per r.Reference.
+func (c *Connector) Refund(ctx context.Context, merchantID int64, reference string, r tote.PlatformRefundRequest) (*tote.PlatformRefund, error) {
+	body, _ := json.Marshal(refundJSON{MerchantID: merchantID, Reference: reference, RefundReference: r.Reference,
+		Amount: r.Amount, Reason: r.Reason})
+	res, err := c.call(ctx, http.MethodPost, "/orders/refunds", body)
+	if err != nil {
+		// The refund reference makes asking again safe.
+		return nil, &tote.PlatformError{Kind: tote.PlatformRetryable, Type: tote.ErrorTypeExternalWriteOrder,
+			Message: "no answer from the sandbox platform: " + err.Error()}
+	}
+	switch {
+	case res.status == http.StatusOK || res.status == http.StatusCreated:
+		var rf tote.SandboxRefund
+		if err := json.Unmarshal(res.body, &rf); err != nil || rf.ExternalID == "" {
+			return nil, &tote.PlatformError{Kind: tote.PlatformRetryable, Type: tote.ErrorTypeExternalWriteOrder,
+				Message: fmt.Sprintf("unreadable answer from the sandbox platform: %v", cmp.Or(err, fmt.Errorf("no external_id")))}
+		}
+		out := toPlatformRefund(rf)
+		return &out, nil
+	case res.status == http.StatusNotFound:
+		return nil, fmt.Errorf("sandbox order %q of merchant %d: %w", reference, merchantID, tote.ErrNotFound)
+	case res.status == http.StatusTooManyRequests || res.status >= 500:
+		e := res.platformErrorOf(tote.PlatformRetryable, tote.ErrorTypeExternalWriteOrder)
+		e.RetryAfter = retryAfter(res.header.Get("Retry-After"), c.clock().Now())
+		return nil, e
+	default:
+		return nil, res.platformErrorOf(tote.PlatformRejected, tote.ErrorTypeExternalWriteOrder)
+	}
+}
+
+func toPlatformRefund(r tote.SandboxRefund) tote.PlatformRefund {
+	return tote.PlatformRefund{ExternalID: r.ExternalID, Reference: r.Reference, Amount: r.Amount, Reason: r.Reason,
+		DateCreated: r.DateCreated.UTC()}
+}
+
 // reply is what came back from one call; sent says whether the request
 // had been written out, after which the platform may have acted on it.
 type reply struct {
@@ -145,13 +210,19 @@ func (c *Connector) call(ctx context.Context, method, path string, body []byte) 
 	return reply{sent: true, status: resp.StatusCode, header: resp.Header, body: b}, nil
 }
 
-// platformError reads the platform's refusal.
+// platformError reads the platform's refusal of a placement.
 func (r reply) platformError(kind string) *tote.PlatformError {
+	return r.platformErrorOf(kind, tote.ErrorTypeExternalSubmitCart)
+}
+
+// platformErrorOf reads the platform's refusal, of type typ unless it
+// names one.
+func (r reply) platformErrorOf(kind, typ string) *tote.PlatformError {
 	var e errorResponse
 	json.Unmarshal(r.body, &e)
 	return &tote.PlatformError{
 		Kind:    kind,
-		Type:    cmp.Or(e.Type, tote.ErrorTypeExternalSubmitCart),
+		Type:    cmp.Or(e.Type, typ),
 		Message: cmp.Or(e.Message, fmt.Sprintf("sandbox platform answered %d %s", r.status, http.StatusText(r.status))),
 	}
 }
@@ -164,8 +235,12 @@ func toRecord(body []byte) (*tote.PlatformRecord, error) {
 	if o.ExternalID == "" {
 		return nil, fmt.Errorf("no external_id")
 	}
-	return &tote.PlatformRecord{ExternalID: o.ExternalID, Reference: o.Reference, Status: o.Status,
-		DateCreated: o.DateCreated.UTC()}, nil
+	rec := &tote.PlatformRecord{ExternalID: o.ExternalID, Reference: o.Reference, Status: o.Status,
+		DateCreated: o.DateCreated.UTC()}
+	for _, rf := range o.Refunds {
+		rec.Refunds = append(rec.Refunds, toPlatformRefund(rf))
+	}
+	return rec, nil
 }
 
 // retryAfter reads a Retry-After header: seconds or an HTTP date.

@@ -23,6 +23,18 @@
 //	  4xx/5xx {type, message}: type is the order error type it means to Tote
 //	GET  /orders?merchant_id=&reference=
 //	  200 the order (a PENDING one confirmed first), 404 none
+//	POST /orders/cancel   {merchant_id, reference, reason?}
+//	  200 the order, CANCELED, its lines back in inventory (once: cancelling
+//	      a cancelled order answers it as it is); 409 EXTERNAL_CANCEL_ORDER
+//	      when its status allows no cancelling; 404 none
+//	POST /orders/refunds  {merchant_id, reference, refund_reference, amount, reason?}
+//	  201 the new refund {external_id, reference, amount, reason, date_created},
+//	      200 the refund already made with that refund_reference; 409
+//	      EXTERNAL_WRITE_ORDER beyond what is left to refund, for an order not
+//	      yet confirmed, or a refund_reference reused with another amount;
+//	      422 amount below 1; 404 no such order
+//
+// An order's answer carries its refunds (refunds: [...]).
 //
 // What a POST does depends on the merchant's sandbox behaviour
 // (tote.SandboxBehaviour), read from the store on every request:
@@ -67,7 +79,10 @@
 // exist, and Lookup must be asked before any resubmission. Lookup: 200 is
 // the record, 404 wraps tote.ErrNotFound, anything else is a
 // tote.PlatformRetryable error meaning only "ask again later" (never that
-// the order does not exist).
+// the order does not exist). Cancel and Refund: 200 (201) is the record,
+// 404 wraps tote.ErrNotFound, 429 and 5xx and no answer are
+// tote.PlatformRetryable (asking again is safe: a cancel is idempotent, a
+// refund keyed by its reference), any other 4xx is tote.PlatformRejected.
 //
 // # Operator routes
 //

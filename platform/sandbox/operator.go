@@ -46,18 +46,18 @@ func (p *Platform) OperatorHandler() http.Handler {
 }
 
 // merchantOrderJSON is one of the platform's records, as the merchant sees
-// it. Fulfillments and refunds stay empty until the merchant's actions
+// it. Fulfillments stay empty until the merchant's actions
 // (POST /v1/sandbox/bags/{bag_id}/...) exist.
 type merchantOrderJSON struct {
-	ExternalID   string     `json:"external_id"`
-	Reference    string     `json:"reference"`
-	Status       string     `json:"status"`
-	Skus         []lineJSON `json:"skus"`
-	Total        int64      `json:"total"`
-	Currency     string     `json:"currency"`
-	Fulfillments []any      `json:"fulfillments"`
-	Refunds      []any      `json:"refunds"`
-	DateCreated  time.Time  `json:"date_created"`
+	ExternalID   string               `json:"external_id"`
+	Reference    string               `json:"reference"`
+	Status       string               `json:"status"`
+	Skus         []lineJSON           `json:"skus"`
+	Total        int64                `json:"total"`
+	Currency     string               `json:"currency"`
+	Fulfillments []any                `json:"fulfillments"`
+	Refunds      []tote.SandboxRefund `json:"refunds"`
+	DateCreated  time.Time            `json:"date_created"`
 }
 
 func (p *Platform) handleOperatorOrders(w http.ResponseWriter, r *http.Request) {
@@ -84,7 +84,7 @@ func (p *Platform) handleOperatorOrders(w http.ResponseWriter, r *http.Request) 
 	for _, o := range orders {
 		out = append(out, merchantOrderJSON{
 			ExternalID: o.ExternalID, Reference: o.Reference, Status: o.Status, Skus: linesOf(o),
-			Total: o.Total, Currency: o.Currency, Fulfillments: []any{}, Refunds: []any{},
+			Total: o.Total, Currency: o.Currency, Fulfillments: []any{}, Refunds: toOrderResponse(o).Refunds,
 			DateCreated: o.DateCreated.UTC(),
 		})
 	}

@@ -25,6 +25,9 @@ const (
 	// OrderStatusPending: a cartless merchant's order, taken but not yet
 	// confirmed (tote.PlatformStatusPending).
 	OrderStatusPending = tote.PlatformStatusPending
+	// OrderStatusCanceled: cancelled by the merchant or at Tote's request;
+	// its stock is back in inventory.
+	OrderStatusCanceled = tote.PlatformStatusCanceled
 )
 
 // maxBody caps request bodies, as the API does.
@@ -53,6 +56,8 @@ func (p *Platform) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /orders", p.handlePlace)
 	mux.HandleFunc("GET /orders", p.handleLookup)
+	mux.HandleFunc("POST /orders/cancel", p.handleCancel)
+	mux.HandleFunc("POST /orders/refunds", p.handleRefund)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writePlatformError(w, http.StatusNotFound, "NOT_FOUND", "No route "+r.Method+" "+r.URL.Path+".")
 	})
@@ -179,7 +184,12 @@ func (p *Platform) handleLookup(w http.ResponseWriter, r *http.Request) {
 	if err == nil && o.Status == OrderStatusPending {
 		// A cartless platform confirms a taken order by the time it is
 		// asked about it again.
-		o, err = p.Store.SetSandboxOrderStatus(ctx, merchantID, reference, OrderStatusPending, confirmedStatus(b))
+		o, err = p.Store.UpdateSandboxOrder(ctx, merchantID, reference, p.now(), func(o *tote.SandboxOrder) ([]tote.SandboxLine, error) {
+			if o.Status == OrderStatusPending {
+				o.Status = confirmedStatus(b)
+			}
+			return nil, nil
+		})
 	}
 	if errors.Is(err, tote.ErrNotFound) {
 		writePlatformError(w, http.StatusNotFound, "NOT_FOUND", "No order with that reference.")
@@ -189,6 +199,117 @@ func (p *Platform) handleLookup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, toOrderResponse(o))
+}
+
+// errOrderState refuses a change the order's status does not allow.
+var errOrderState = errors.New("order state")
+
+// handleCancel cancels an order and puts its stock back; cancelling a
+// cancelled order answers it as it is.
+func (p *Platform) handleCancel(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	var req cancelJSON
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody)).Decode(&req); err != nil {
+		writePlatformError(w, http.StatusBadRequest, tote.ErrorTypeExternalCancelOrder, "Malformed JSON: "+err.Error())
+		return
+	}
+	if req.MerchantID <= 0 || req.Reference == "" {
+		writePlatformError(w, http.StatusUnprocessableEntity, tote.ErrorTypeExternalCancelOrder, "merchant_id and reference are required.")
+		return
+	}
+	b, ok := p.behaviour(w, r, req.MerchantID)
+	if !ok || !wait(ctx, b.LatencyMS) {
+		return
+	}
+	var status string
+	o, err := p.Store.UpdateSandboxOrder(ctx, req.MerchantID, req.Reference, p.now(), func(o *tote.SandboxOrder) ([]tote.SandboxLine, error) {
+		switch o.Status {
+		case OrderStatusCanceled:
+			return nil, nil
+		case OrderStatusAccepted, OrderStatusBackordered, OrderStatusPending:
+		default:
+			status = o.Status
+			return nil, errOrderState
+		}
+		o.Status = OrderStatusCanceled
+		var restock []tote.SandboxLine
+		for _, l := range linesOf(o) {
+			restock = append(restock, tote.SandboxLine{SkuID: l.SkuID, Quantity: l.Quantity})
+		}
+		return restock, nil
+	})
+	switch {
+	case errors.Is(err, tote.ErrNotFound):
+		writePlatformError(w, http.StatusNotFound, "NOT_FOUND", "No order with that reference.")
+	case errors.Is(err, errOrderState):
+		writePlatformError(w, http.StatusConflict, tote.ErrorTypeExternalCancelOrder, "An order that is "+status+" cannot be cancelled.")
+	case err != nil:
+		p.internalError(w, r, err)
+	default:
+		writeJSON(w, http.StatusOK, toOrderResponse(o))
+	}
+}
+
+// handleRefund records a refund of an order, once per refund reference,
+// never beyond the order's total.
+func (p *Platform) handleRefund(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	var req refundJSON
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody)).Decode(&req); err != nil {
+		writePlatformError(w, http.StatusBadRequest, tote.ErrorTypeExternalWriteOrder, "Malformed JSON: "+err.Error())
+		return
+	}
+	switch {
+	case req.MerchantID <= 0 || req.Reference == "" || req.RefundReference == "":
+		writePlatformError(w, http.StatusUnprocessableEntity, tote.ErrorTypeExternalWriteOrder, "merchant_id, reference and refund_reference are required.")
+		return
+	case req.Amount < 1:
+		writePlatformError(w, http.StatusUnprocessableEntity, tote.ErrorTypeExternalWriteOrder, "amount must be at least 1.")
+		return
+	}
+	b, ok := p.behaviour(w, r, req.MerchantID)
+	if !ok || !wait(ctx, b.LatencyMS) {
+		return
+	}
+	var refund tote.SandboxRefund
+	var created bool
+	var refusal string
+	_, err := p.Store.UpdateSandboxOrder(ctx, req.MerchantID, req.Reference, p.now(), func(o *tote.SandboxOrder) ([]tote.SandboxLine, error) {
+		for _, rf := range o.Refunds {
+			if rf.Reference == req.RefundReference {
+				refund, created = rf, false
+				if rf.Amount != req.Amount {
+					refusal = fmt.Sprintf("Refund %s was made for %d, not %d.", rf.Reference, rf.Amount, req.Amount)
+					return nil, errOrderState
+				}
+				return nil, nil
+			}
+		}
+		if o.Status == OrderStatusPending {
+			refusal = "The order is not confirmed yet."
+			return nil, errOrderState
+		}
+		if left := o.Total - o.Refunded(); req.Amount > left {
+			refusal = fmt.Sprintf("Only %d of the order's %d is left to refund.", left, o.Total)
+			return nil, errOrderState
+		}
+		refund = tote.SandboxRefund{ExternalID: newRefundID(), Reference: req.RefundReference, Amount: req.Amount,
+			Reason: req.Reason, DateCreated: p.now().UTC().Truncate(time.Microsecond)}
+		o.Refunds, created = append(o.Refunds, refund), true
+		return nil, nil
+	})
+	switch {
+	case errors.Is(err, tote.ErrNotFound):
+		writePlatformError(w, http.StatusNotFound, "NOT_FOUND", "No order with that reference.")
+	case errors.Is(err, errOrderState):
+		writePlatformError(w, http.StatusConflict, tote.ErrorTypeExternalWriteOrder, refusal)
+	case err != nil:
+		p.internalError(w, r, err)
+	case created:
+		writeJSON(w, http.StatusCreated, refund)
+	default:
+		writeJSON(w, http.StatusOK, refund)
+	}
 }
 
 // behaviour reads the merchant's sandbox behaviour; an unknown merchant, or
@@ -244,6 +365,11 @@ func (p *Platform) logger() *slog.Logger {
 		return slog.New(slog.DiscardHandler)
 	}
 	return p.Logger
+}
+
+// newRefundID makes the platform's id of a new refund.
+func newRefundID() string {
+	return "sbx_ref_" + strconv.FormatInt(rand.Int64N(1<<62)+1, 10)
 }
 
 // newExternalID makes the platform's id of a new order. It is random rather

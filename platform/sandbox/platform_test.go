@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -107,7 +108,7 @@ func TestAccept(t *testing.T) {
 			t.Fatalf("inventory = %d, want 3", got)
 		}
 		found, err := b.conn.Lookup(ctx, m.ID, "bag-1")
-		if err != nil || *found != *rec {
+		if err != nil || !reflect.DeepEqual(found, rec) {
 			t.Fatalf("lookup = %+v, %v; want %+v", found, err, rec)
 		}
 		if _, err := b.conn.Lookup(ctx, m.ID, "bag-2"); !errors.Is(err, tote.ErrNotFound) {
@@ -133,7 +134,7 @@ func TestIdempotentResubmit(t *testing.T) {
 			t.Fatalf("submit: %v", err)
 		}
 		again, err := b.conn.Submit(ctx, order(m.ID, "bag-1", line(sku, 2)))
-		if err != nil || *again != *first {
+		if err != nil || !reflect.DeepEqual(again, first) {
 			t.Fatalf("resubmit = %+v, %v; want the first order %+v", again, err, first)
 		}
 		if got := storetest.SKUInventory(t, b.store, sku.ID); got != 3 {
@@ -190,6 +191,92 @@ func TestCartless(t *testing.T) {
 		if got := storetest.SKUInventory(t, b.store, sku.ID); got != 3 {
 			t.Fatalf("inventory = %d, want 3 (taken once)", got)
 		}
+	})
+}
+
+// TestCancel: a cancelled order's stock goes back into inventory, once,
+// however often it is cancelled; an unknown reference is not found.
+func TestCancel(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, open storetest.Opener) {
+		b := setup(t, open)
+		ctx := context.Background()
+		m := storetest.SandboxMerchant(t, b.store, tote.SandboxBehaviour{Submit: tote.SandboxAccept})
+		sku := storetest.StockedSKU(t, b.store, m.ID, 5)
+		placed, err := b.conn.Submit(ctx, order(m.ID, "bag-1", line(sku, 2), line(sku, 1)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := storetest.SKUInventory(t, b.store, sku.ID); got != 2 {
+			t.Fatalf("inventory after placing = %d, want 2", got)
+		}
+		for i := range 2 {
+			rec, err := b.conn.Cancel(ctx, m.ID, "bag-1", "customer changed their mind")
+			if err != nil || rec.Status != sandbox.OrderStatusCanceled || rec.ExternalID != placed.ExternalID {
+				t.Fatalf("cancel #%d = %+v, %v; want the order CANCELED", i+1, rec, err)
+			}
+			if got := storetest.SKUInventory(t, b.store, sku.ID); got != 5 {
+				t.Fatalf("inventory after cancel #%d = %d, want 5 (restocked once)", i+1, got)
+			}
+		}
+		if got, err := b.conn.Lookup(ctx, m.ID, "bag-1"); err != nil || got.Status != sandbox.OrderStatusCanceled {
+			t.Fatalf("lookup = %+v, %v; want CANCELED", got, err)
+		}
+		if _, err := b.conn.Cancel(ctx, m.ID, "bag-2", ""); !errors.Is(err, tote.ErrNotFound) {
+			t.Fatalf("cancel of an unplaced reference: err = %v, want ErrNotFound", err)
+		}
+	})
+}
+
+// TestRefund: refunds are kept with the order and shown by a lookup; a
+// refund reference is honoured once; nothing beyond the total is refunded;
+// an order not yet confirmed cannot be.
+func TestRefund(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, open storetest.Opener) {
+		b := setup(t, open)
+		ctx := context.Background()
+		m := storetest.SandboxMerchant(t, b.store, tote.SandboxBehaviour{Submit: tote.SandboxAccept})
+		sku := storetest.StockedSKU(t, b.store, m.ID, 5)
+		placed, err := b.conn.Submit(ctx, order(m.ID, "bag-1", line(sku, 2))) // total 2,000
+		if err != nil || placed.Refunds != nil {
+			t.Fatalf("submit = %+v, %v", placed, err)
+		}
+		first, err := b.conn.Refund(ctx, m.ID, "bag-1", tote.PlatformRefundRequest{Reference: "r1", Amount: 500, Reason: "damaged"})
+		if err != nil || !strings.HasPrefix(first.ExternalID, "sbx_ref_") || first.Amount != 500 || first.Reason != "damaged" ||
+			!first.DateCreated.Equal(storetest.T0) {
+			t.Fatalf("refund = %+v, %v", first, err)
+		}
+		again, err := b.conn.Refund(ctx, m.ID, "bag-1", tote.PlatformRefundRequest{Reference: "r1", Amount: 500})
+		if err != nil || *again != *first {
+			t.Fatalf("the same refund again = %+v, %v; want %+v", again, err, first)
+		}
+		_, err = b.conn.Refund(ctx, m.ID, "bag-1", tote.PlatformRefundRequest{Reference: "r1", Amount: 700})
+		platformError(t, err, tote.PlatformRejected, tote.ErrorTypeExternalWriteOrder)
+		_, err = b.conn.Refund(ctx, m.ID, "bag-1", tote.PlatformRefundRequest{Reference: "r2", Amount: 1501})
+		if pe := platformError(t, err, tote.PlatformRejected, tote.ErrorTypeExternalWriteOrder); !strings.Contains(pe.Message, "1500") {
+			t.Fatalf("refusal = %q, want it to say what is left (1500)", pe.Message)
+		}
+		if _, err := b.conn.Refund(ctx, m.ID, "bag-1", tote.PlatformRefundRequest{Reference: "r2", Amount: 1500}); err != nil {
+			t.Fatalf("refund of the rest: %v", err)
+		}
+		got, err := b.conn.Lookup(ctx, m.ID, "bag-1")
+		if err != nil || len(got.Refunds) != 2 || got.Refunds[0] != *first || got.Refunds[1].Amount != 1500 {
+			t.Fatalf("lookup = %+v, %v; want both refunds", got, err)
+		}
+		_, err = b.conn.Refund(ctx, m.ID, "bag-1", tote.PlatformRefundRequest{Reference: "r3", Amount: 0})
+		platformError(t, err, tote.PlatformRejected, tote.ErrorTypeExternalWriteOrder)
+		if _, err := b.conn.Refund(ctx, m.ID, "bag-9", tote.PlatformRefundRequest{Reference: "r1", Amount: 1}); !errors.Is(err, tote.ErrNotFound) {
+			t.Fatalf("refund of an unplaced reference: err = %v, want ErrNotFound", err)
+		}
+
+		cartless := storetest.SandboxMerchant(t, b.store, tote.SandboxBehaviour{Submit: tote.SandboxAccept, Cartless: true})
+		other := storetest.StockedSKU(t, b.store, cartless.ID, 5)
+		if _, err := b.conn.Submit(ctx, order(cartless.ID, "bag-c", line(other, 1))); err != nil {
+			t.Fatal(err)
+		}
+		_, err = b.conn.Refund(ctx, cartless.ID, "bag-c", tote.PlatformRefundRequest{Reference: "r1", Amount: 1})
+		platformError(t, err, tote.PlatformRejected, tote.ErrorTypeExternalWriteOrder)
 	})
 }
 

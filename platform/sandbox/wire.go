@@ -64,21 +64,42 @@ func toOrderJSON(o tote.PlatformOrder) orderJSON {
 
 // orderResponse is the platform's answer about one order.
 type orderResponse struct {
-	ExternalID  string     `json:"external_id"`
-	MerchantID  int64      `json:"merchant_id"`
-	Reference   string     `json:"reference"`
-	Status      string     `json:"status"`
-	Total       int64      `json:"total"`
-	Currency    string     `json:"currency"`
-	Lines       []lineJSON `json:"lines"`
-	DateCreated time.Time  `json:"date_created"`
+	ExternalID  string               `json:"external_id"`
+	MerchantID  int64                `json:"merchant_id"`
+	Reference   string               `json:"reference"`
+	Status      string               `json:"status"`
+	Total       int64                `json:"total"`
+	Currency    string               `json:"currency"`
+	Lines       []lineJSON           `json:"lines"`
+	Refunds     []tote.SandboxRefund `json:"refunds"`
+	DateCreated time.Time            `json:"date_created"`
 }
 
 func toOrderResponse(o *tote.SandboxOrder) orderResponse {
+	refunds := o.Refunds
+	if refunds == nil {
+		refunds = []tote.SandboxRefund{}
+	}
 	return orderResponse{
 		ExternalID: o.ExternalID, MerchantID: o.MerchantID, Reference: o.Reference, Status: o.Status,
-		Total: o.Total, Currency: o.Currency, Lines: linesOf(o), DateCreated: o.DateCreated.UTC(),
+		Total: o.Total, Currency: o.Currency, Lines: linesOf(o), Refunds: refunds, DateCreated: o.DateCreated.UTC(),
 	}
+}
+
+// cancelJSON asks the platform to cancel an order.
+type cancelJSON struct {
+	MerchantID int64  `json:"merchant_id"`
+	Reference  string `json:"reference"`
+	Reason     string `json:"reason,omitempty"`
+}
+
+// refundJSON asks the platform to refund part of an order.
+type refundJSON struct {
+	MerchantID      int64  `json:"merchant_id"`
+	Reference       string `json:"reference"`
+	RefundReference string `json:"refund_reference"`
+	Amount          int64  `json:"amount"`
+	Reason          string `json:"reason,omitempty"`
 }
 
 // linesOf reads the lines back from the body the platform kept (never
