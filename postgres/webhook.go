@@ -290,21 +290,26 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p tote.ClaimDeliveriesParam
 	return out, nil
 }
 
-// A claim moves the delivery's due time to the end of its lease: if no
-// outcome is recorded by then, it is due again.
+// A claim sets the delivery's lease: it is skipped until the lease ends
+// (then, if no outcome was recorded, it is due again). Only lease_until
+// changes, which no index holds, so the row is updated in place (HOT, with
+// the table's fillfactor leaving room) and no index entry is written; the
+// deliveries in flight stay at the head of the due index and are stepped
+// over. The body and the key are read by id, one row each (subqueries, not
+// joins: with a cached plan and stale statistics, a join may scan every
+// event).
 var sqlClaimDeliveries = `
 	WITH claimed AS (
-		UPDATE webhook_deliveries SET due_at = $1, lease_until = $1
-		WHERE id IN (SELECT id FROM webhook_deliveries WHERE due_at <= $2
+		UPDATE webhook_deliveries SET lease_until = $1
+		WHERE id IN (SELECT id FROM webhook_deliveries WHERE due_at <= $2 AND (lease_until IS NULL OR lease_until <= $2)
 			ORDER BY due_at, id LIMIT $3 FOR UPDATE SKIP LOCKED)
 		RETURNING *)
 	SELECT ` + deliveryColumns("d.") + `, w.id, w.app_id, w.event, w.remote_endpoint, w.status,
-		w.signing_secret, w.ordered, w.paused_until, w.pause_level, w.date_created,
-		w.date_last_modified, e.payload, a.webhook_key
+		w.signing_secret, w.ordered, w.paused_until, w.pause_level, w.date_created, w.date_last_modified,
+		(SELECT e.payload FROM events e WHERE e.id = d.source_event_id),
+		(SELECT a.webhook_key FROM apps a WHERE a.id = d.app_id)
 	FROM claimed d
 	JOIN webhooks w ON w.id = d.webhook_id
-	JOIN apps a ON a.id = d.app_id
-	LEFT JOIN events e ON e.id = d.source_event_id
 	ORDER BY d.id`
 
 // DeliveryStats counts the deliveries due and not claimed, and ages the
@@ -312,7 +317,8 @@ var sqlClaimDeliveries = `
 func (s *Store) DeliveryStats(ctx context.Context, now time.Time) (tote.DeliveryStats, error) {
 	var st tote.DeliveryStats
 	var oldest *time.Time
-	err := s.pool.QueryRow(ctx, `SELECT count(*), min(due_at) FROM webhook_deliveries WHERE due_at <= $1`, now).
+	err := s.pool.QueryRow(ctx, `SELECT count(*), min(due_at) FROM webhook_deliveries
+		WHERE due_at <= $1 AND (lease_until IS NULL OR lease_until <= $1)`, now).
 		Scan(&st.Due, &oldest)
 	if err != nil {
 		return st, interpretError(err, "delivery stats")
@@ -325,7 +331,7 @@ func (s *Store) DeliveryStats(ctx context.Context, now time.Time) (tote.Delivery
 
 // ExtendDeliveryLeases moves the claims still held on ids to until.
 func (s *Store) ExtendDeliveryLeases(ctx context.Context, ids []int64, until time.Time) error {
-	_, err := s.pool.Exec(ctx, `UPDATE webhook_deliveries SET due_at = $1, lease_until = $1
+	_, err := s.pool.Exec(ctx, `UPDATE webhook_deliveries SET lease_until = $1
 		WHERE id IN (SELECT id FROM webhook_deliveries WHERE id = ANY($2) AND lease_until IS NOT NULL
 			ORDER BY id FOR NO KEY UPDATE)`, until, ids)
 	return interpretError(err, "extend delivery leases")
@@ -500,19 +506,20 @@ func (s *Store) RecordDeliveryOutcomes(ctx context.Context, outcomes []tote.Deli
 // The statements of recording outcomes. Each takes the whole batch as
 // arrays (unnest), and they go in two pipelined round trips: a batch of
 // outcomes costs the same few statements whatever its size. Rows are
-// locked first, in a fixed order (deliveries by id, streams by
-// subscription and bag), after their subscriptions, so transactions never
-// deadlock on them.
+// locked in a fixed order (deliveries by id, streams by subscription and
+// bag), so transactions never deadlock on them.
 const (
-	// The subscriptions first, as fan-out and deleting a subscription take
-	// them: KEY SHARE lets batches and fan-outs go side by side, and makes
-	// a batch and a deletion of its subscription wait for each other
-	// rather than deadlock (the deletion locks the subscription, then its
-	// deliveries).
+	// A batch with failures, which may pause or disable their
+	// subscriptions, locks the subscriptions first, as fan-out and deleting
+	// a subscription take them: KEY SHARE lets batches and fan-outs go side
+	// by side, and makes a batch and a deletion of its subscription wait
+	// for each other rather than deadlock (the deletion locks the
+	// subscription, then its deliveries). A batch of successes touches a
+	// subscription only to restart its pause ladder, and skips that when
+	// the row is locked.
 	sqlLockDeliveryWebhooks = `
 		SELECT id FROM webhooks WHERE id IN (SELECT webhook_id FROM webhook_deliveries WHERE id = ANY($1))
 		ORDER BY id FOR KEY SHARE`
-	sqlLockDeliveries = `SELECT id FROM webhook_deliveries WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE`
 	// A turn ends the claim: the delivery is due at its next attempt, or
 	// never again once final. Fenced by attempts and status: a delivery
 	// another worker recorded meanwhile is not returned.
@@ -583,12 +590,23 @@ func (tx *Tx) recordOutcomes(ctx context.Context, outcomes []tote.DeliveryOutcom
 		now            []time.Time
 		next           []*time.Time
 	}
-	for i, o := range outcomes {
+	// In delivery id order: the updates below go through the arrays in
+	// order (a nested loop over unnest), so they lock delivery rows in id
+	// order, as every transaction does.
+	order := make([]int, len(outcomes))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(outcomes[a].DeliveryID, outcomes[b].DeliveryID) })
+	failures := false
+	for _, i := range order {
+		o := outcomes[i]
 		if _, dup := first[o.DeliveryID]; dup {
 			continue
 		}
 		first[o.DeliveryID] = i
 		ids = append(ids, o.DeliveryID)
+		failures = failures || o.Sent && !o.Succeeded
 		if o.Postpone {
 			pp.id, pp.attempts, pp.due = append(pp.id, o.DeliveryID), append(pp.attempts, o.Attempts), append(pp.due, o.NextAttempt)
 			continue
@@ -602,9 +620,8 @@ func (tx *Tx) recordOutcomes(ctx context.Context, outcomes []tote.DeliveryOutcom
 		t.errs, t.duration = append(t.errs, o.Error), append(t.duration, o.Duration.Microseconds())
 		t.now, t.next = append(t.now, o.Now), append(t.next, next)
 	}
-	slices.Sort(ids)
 
-	// 1. The deliveries, locked in id order, then recorded.
+	// 1. The deliveries, recorded.
 	type row struct {
 		webhook  int64
 		bag      *int64
@@ -612,8 +629,15 @@ func (tx *Tx) recordOutcomes(ctx context.Context, outcomes []tote.DeliveryOutcom
 	}
 	rows := map[int]*row{}
 	batch := &pgx.Batch{}
-	batch.Queue(sqlLockDeliveryWebhooks, ids)
-	batch.Queue(sqlLockDeliveries, ids)
+	// These statements take arrays, and PostgreSQL would plan them afresh
+	// on every call (custom plans), which cost more than running them:
+	// their generic plans (index lookups per element) are the right ones.
+	batch.Queue(`SET LOCAL plan_cache_mode = force_generic_plan`)
+	if failures {
+		// Failures may pause or disable their subscriptions (health): lock
+		// those first, as deleting one does.
+		batch.Queue(sqlLockDeliveryWebhooks, ids)
+	}
 	if len(pp.id) > 0 {
 		batch.Queue(sqlPostponeDeliveries, pp.id, pp.attempts, pp.due).Query(func(rs pgx.Rows) error {
 			for rs.Next() {
@@ -737,7 +761,11 @@ func (tx *Tx) webhookHealth(ctx context.Context, id int64, indexes []int, outcom
 		return nil
 	}
 	if succeeded >= 0 {
-		if _, err := tx.tx.Exec(ctx, `UPDATE webhooks SET pause_level = 0 WHERE id = $1 AND pause_level > 0`, id); err != nil {
+		// SKIP LOCKED: a subscription being changed or deleted meanwhile
+		// keeps its ladder (setting it ACTIVE clears it anyway); waiting for
+		// its lock could deadlock with a deletion.
+		if _, err := tx.tx.Exec(ctx, `UPDATE webhooks SET pause_level = 0 WHERE id IN (
+			SELECT id FROM webhooks WHERE id = $1 AND pause_level > 0 FOR NO KEY UPDATE SKIP LOCKED)`, id); err != nil {
 			return interpretError(err, "reset webhook pauses")
 		}
 		return nil

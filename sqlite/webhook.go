@@ -254,7 +254,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p tote.ClaimDeliveriesParam
 	until := micros(p.Now.Add(p.Lease))
 	err := s.inWriteTx(ctx, func(tx *Tx) error {
 		out = out[:0]
-		rows, err := tx.tx.QueryContext(ctx, sqlClaimDeliveries, until, until, micros(p.Now), p.Limit)
+		rows, err := tx.tx.QueryContext(ctx, sqlClaimDeliveries, until, micros(p.Now), micros(p.Now), p.Limit)
 		if err != nil {
 			return interpretError(err, "claim deliveries")
 		}
@@ -312,9 +312,9 @@ func scanDeliveryToSend(row interface{ Scan(...any) error }) (*tote.DeliveryToSe
 // ExtendDeliveryLeases moves the claims still held on ids to until.
 func (s *Store) ExtendDeliveryLeases(ctx context.Context, ids []int64, until time.Time) error {
 	_, err := s.execWrite(ctx, "extend delivery leases", `
-		UPDATE webhook_deliveries SET due_at = ?, lease_until = ?
+		UPDATE webhook_deliveries SET lease_until = ?
 		WHERE id IN (SELECT value FROM json_each(?)) AND lease_until IS NOT NULL`,
-		micros(until), micros(until), jsonIDs(ids))
+		micros(until), jsonIDs(ids))
 	return err
 }
 
@@ -323,8 +323,9 @@ func (s *Store) ExtendDeliveryLeases(ctx context.Context, ids []int64, until tim
 func (s *Store) DeliveryStats(ctx context.Context, now time.Time) (tote.DeliveryStats, error) {
 	var st tote.DeliveryStats
 	var oldest sql.NullInt64
-	err := s.q.QueryRowContext(ctx, `SELECT count(*), min(due_at) FROM webhook_deliveries WHERE due_at <= ?`,
-		micros(now)).Scan(&st.Due, &oldest)
+	err := s.q.QueryRowContext(ctx, `SELECT count(*), min(due_at) FROM webhook_deliveries
+		WHERE due_at <= ? AND (lease_until IS NULL OR lease_until <= ?)`,
+		micros(now), micros(now)).Scan(&st.Due, &oldest)
 	if err != nil {
 		return st, interpretError(err, "delivery stats")
 	}
@@ -334,11 +335,15 @@ func (s *Store) DeliveryStats(ctx context.Context, now time.Time) (tote.Delivery
 	return st, nil
 }
 
-// A claim moves the delivery's due time to the end of its lease: if
-// no outcome is recorded by then, it is due again.
+// A claim sets the delivery's lease: it is skipped until the lease ends
+// (then, if no outcome was recorded, it is due again). Only lease_until
+// changes, which no index holds, so a claim rewrites no index entry; the
+// deliveries in flight stay at the head of the due index and are stepped
+// over.
 const sqlClaimDeliveries = `
-	UPDATE webhook_deliveries SET due_at = ?, lease_until = ?
-	WHERE id IN (SELECT id FROM webhook_deliveries WHERE due_at <= ? ORDER BY due_at, id LIMIT ? + 0)
+	UPDATE webhook_deliveries SET lease_until = ?
+	WHERE id IN (SELECT id FROM webhook_deliveries WHERE due_at <= ? AND (lease_until IS NULL OR lease_until <= ?)
+		ORDER BY due_at, id LIMIT ? + 0)
 	RETURNING id`
 
 var sqlDeliveriesToSend = `

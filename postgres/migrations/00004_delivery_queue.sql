@@ -1,8 +1,8 @@
 -- +goose Up
 -- Deliveries are their own queue (decision 0009): no job per delivery.
 -- due_at is when a pending delivery may next be claimed (NULL while it
--- waits for its turn and once it is final); a claim moves it to the end of
--- the claim's lease, kept in lease_until until an outcome is recorded.
+-- waits for its turn and once it is final); a claim sets lease_until, and
+-- the delivery is skipped until that has passed (an outcome clears it).
 -- A successful attempt is described by the delivery itself (status_code,
 -- duration_us, date_last_modified); only failed attempts keep rows.
 ALTER TABLE webhook_deliveries ADD COLUMN due_at TIMESTAMPTZ;
@@ -16,8 +16,12 @@ UPDATE webhook_deliveries SET duration_us = coalesce((SELECT a.duration_us FROM 
 DELETE FROM webhook_delivery_attempts WHERE succeeded;
 DELETE FROM jobs WHERE kind = 'deliver_webhook';
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries (due_at, id) WHERE due_at IS NOT NULL;
+-- Room in each page for claims and heartbeats (lease_until only) to update
+-- a row in place, without new index entries (HOT).
+ALTER TABLE webhook_deliveries SET (fillfactor = 80);
 
 -- +goose Down
+ALTER TABLE webhook_deliveries RESET (fillfactor);
 DROP INDEX webhook_deliveries_due;
 ALTER TABLE webhook_deliveries DROP COLUMN duration_us;
 ALTER TABLE webhook_deliveries DROP COLUMN lease_until;

@@ -1,8 +1,8 @@
 -- +goose Up
 -- Deliveries are their own queue (decision 0009): no job per delivery.
 -- due_at is when a pending delivery may next be claimed (NULL while it
--- waits for its turn and once it is final); a claim moves it to the end of
--- the claim's lease, kept in lease_until until an outcome is recorded.
+-- waits for its turn and once it is final); a claim sets lease_until, and
+-- the delivery is skipped until that has passed (an outcome clears it).
 -- A successful attempt is described by the delivery itself (status_code,
 -- duration_us, date_last_modified); only failed attempts keep rows.
 ALTER TABLE webhook_deliveries ADD COLUMN due_at INTEGER;
