@@ -295,9 +295,9 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p tote.ClaimDeliveriesParam
 // changes, which no index holds, so the row is updated in place (HOT, with
 // the table's fillfactor leaving room) and no index entry is written; the
 // deliveries in flight stay at the head of the due index and are stepped
-// over. The body and the key are read by id, one row each (subqueries, not
-// joins: with a cached plan and stale statistics, a join may scan every
-// event).
+// over. The body and the key are read by id, one row each (subqueries,
+// not joins: a plan cached while the events table was small would
+// otherwise scan it whole on every claim once it has grown).
 var sqlClaimDeliveries = `
 	WITH claimed AS (
 		UPDATE webhook_deliveries SET lease_until = $1
@@ -503,11 +503,14 @@ func (s *Store) RecordDeliveryOutcomes(ctx context.Context, outcomes []tote.Deli
 	return results, nil
 }
 
-// The statements of recording outcomes. Each takes the whole batch as
-// arrays (unnest), and they go in two pipelined round trips: a batch of
-// outcomes costs the same few statements whatever its size. Rows are
-// locked in a fixed order (deliveries by id, streams by subscription and
-// bag), so transactions never deadlock on them.
+// The statements of recording outcomes. They are sent in a few pipelined
+// batches (one round trip each), not one by one: a batch of outcomes costs
+// the same few round trips whatever its size. Each is a lookup by key, so
+// its plan stays right at any table size (statements over arrays were
+// tried: PostgreSQL re-planned them on every call, and a cached generic
+// plan, made while the table was small, scanned it all once it had grown).
+// Rows are taken in a fixed order (deliveries by id, then streams by
+// subscription and bag), so transactions never deadlock on them.
 const (
 	// A batch with failures, which may pause or disable their
 	// subscriptions, locks the subscriptions first, as fan-out and deleting
@@ -520,209 +523,176 @@ const (
 	sqlLockDeliveryWebhooks = `
 		SELECT id FROM webhooks WHERE id IN (SELECT webhook_id FROM webhook_deliveries WHERE id = ANY($1))
 		ORDER BY id FOR KEY SHARE`
-	// A turn ends the claim: the delivery is due at its next attempt, or
-	// never again once final. Fenced by attempts and status: a delivery
-	// another worker recorded meanwhile is not returned.
-	sqlRecordDeliveries = `
-		UPDATE webhook_deliveries d SET status = u.status, attempts = d.attempts + u.sent::int,
-			status_code = CASE WHEN u.sent THEN u.code ELSE d.status_code END,
-			last_error = CASE WHEN u.set_error THEN u.error ELSE d.last_error END,
-			duration_us = CASE WHEN u.sent THEN u.duration ELSE d.duration_us END,
-			date_last_modified = u.now, date_next_attempt = u.next, due_at = u.next, lease_until = NULL
-		FROM unnest($1::bigint[], $2::int[], $3::text[], $4::bool[], $5::int[], $6::bool[], $7::text[],
-			$8::bigint[], $9::timestamptz[], $10::timestamptz[])
-			AS u(id, attempts, status, sent, code, set_error, error, duration, now, next)
-		WHERE d.id = u.id AND d.attempts = u.attempts AND d.status IN ('CREATED', 'IN_PROGRESS')
-		RETURNING d.id, d.webhook_id, d.bag_id, d.in_stream`
-	sqlPostponeDeliveries = `
-		UPDATE webhook_deliveries d SET due_at = u.due, lease_until = NULL
-		FROM unnest($1::bigint[], $2::int[], $3::timestamptz[]) AS u(id, attempts, due)
-		WHERE d.id = u.id AND d.attempts = u.attempts AND d.status IN ('CREATED', 'IN_PROGRESS')
-		RETURNING d.id`
-	sqlInsertAttempts = `
+	sqlRecordDelivery = `
+		UPDATE webhook_deliveries SET status = $1, attempts = attempts + $2,
+			status_code = CASE WHEN $3 THEN $4 ELSE status_code END,
+			last_error = CASE WHEN $5 THEN $6 ELSE last_error END,
+			duration_us = CASE WHEN $3 THEN $11 ELSE duration_us END,
+			date_last_modified = $7, date_next_attempt = $8, due_at = $8, lease_until = NULL
+		WHERE id = $9 AND attempts = $10 AND status IN ('CREATED', 'IN_PROGRESS')
+		RETURNING webhook_id, bag_id, in_stream`
+	sqlPostponeDelivery = `
+		UPDATE webhook_deliveries SET due_at = $1, lease_until = NULL
+		WHERE id = $2 AND attempts = $3 AND status IN ('CREATED', 'IN_PROGRESS')`
+	sqlInsertAttempt = `
 		INSERT INTO webhook_delivery_attempts (delivery_id, webhook_id, attempt, status_code, error,
 			succeeded, duration_us, date_created)
-		SELECT u.id, u.webhook, u.attempt, u.code, u.error, FALSE, u.duration, u.at
-		FROM unnest($1::bigint[], $2::bigint[], $3::int[], $4::int[], $5::text[], $6::bigint[], $7::timestamptz[])
-			AS u(id, webhook, attempt, code, error, duration, at)`
-	// The streams of the ended deliveries: counted out, deleted when
-	// empty, and the next waiting delivery of the others started.
-	sqlLockStreams = `
-		SELECT 1 FROM webhook_streams s JOIN unnest($1::bigint[], $2::bigint[]) AS u(webhook, bag)
-			ON s.webhook_id = u.webhook AND s.bag_id = u.bag
-		ORDER BY s.webhook_id, s.bag_id FOR UPDATE OF s`
-	sqlStreamsEnd = `
-		UPDATE webhook_streams s SET pending = s.pending - 1
-		FROM unnest($1::bigint[], $2::bigint[]) AS u(webhook, bag)
-		WHERE s.webhook_id = u.webhook AND s.bag_id = u.bag`
-	sqlStreamsDelete = `
-		DELETE FROM webhook_streams s USING unnest($1::bigint[], $2::bigint[]) AS u(webhook, bag)
-		WHERE s.webhook_id = u.webhook AND s.bag_id = u.bag AND s.pending <= 0`
-	sqlStreamsNext = `
-		UPDATE webhook_deliveries d SET waiting = FALSE, date_next_attempt = n.now, due_at = n.now,
-			date_last_modified = n.now
-		FROM (SELECT (SELECT w.id FROM webhook_deliveries w
-				WHERE w.webhook_id = u.webhook AND w.bag_id = u.bag AND w.waiting
-				ORDER BY w.sequence, w.id LIMIT 1) AS id, u.now
-			FROM unnest($1::bigint[], $2::bigint[], $3::timestamptz[]) AS u(webhook, bag, now)
-			JOIN webhook_streams s ON s.webhook_id = u.webhook AND s.bag_id = u.bag) n
-		WHERE d.id = n.id`
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
+	sqlStreamDeleteLast = `DELETE FROM webhook_streams WHERE webhook_id = $1 AND bag_id = $2 AND pending = 1`
+	sqlStreamEnd        = `UPDATE webhook_streams SET pending = pending - 1 WHERE webhook_id = $1 AND bag_id = $2 RETURNING pending`
+	sqlStreamDelete     = `DELETE FROM webhook_streams WHERE webhook_id = $1 AND bag_id = $2 AND pending <= 0`
+	sqlStreamNext       = `
+		UPDATE webhook_deliveries SET waiting = FALSE, date_next_attempt = $1, due_at = $1, date_last_modified = $1
+		WHERE id = (SELECT id FROM webhook_deliveries WHERE webhook_id = $2 AND bag_id = $3 AND waiting
+			ORDER BY sequence, id LIMIT 1)
+		RETURNING id`
 )
 
 func (tx *Tx) recordOutcomes(ctx context.Context, outcomes []tote.DeliveryOutcome) ([]tote.DeliveryResult, error) {
 	results := make([]tote.DeliveryResult, len(outcomes))
-	// One outcome per delivery: a second one in the same batch (a worker
-	// that lost its claim, and the one that took it over) is reported not
-	// recorded, as the fence would have it after the first.
-	first := make(map[int64]int, len(outcomes))
-	var ids []int64
-	var pp struct {
-		id       []int64
-		attempts []int
-		due      []time.Time
-	}
-	var t struct {
-		id             []int64
-		attempts, code []int
-		status, errs   []string
-		sent, setError []bool
-		duration       []int64
-		now            []time.Time
-		next           []*time.Time
-	}
-	// In delivery id order: the updates below go through the arrays in
-	// order (a nested loop over unnest), so they lock delivery rows in id
-	// order, as every transaction does.
 	order := make([]int, len(outcomes))
 	for i := range order {
 		order[i] = i
 	}
 	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(outcomes[a].DeliveryID, outcomes[b].DeliveryID) })
-	failures := false
+	var failed []int64
+	for _, o := range outcomes {
+		if o.Sent && !o.Succeeded {
+			failed = append(failed, o.DeliveryID)
+		}
+	}
+
+	// 1. The deliveries, fenced by their attempts.
+	type row struct {
+		webhook  int64
+		bag      *int64
+		inStream bool
+	}
+	rows := make([]row, len(outcomes))
+	batch := &pgx.Batch{}
+	if len(failed) > 0 {
+		batch.Queue(sqlLockDeliveryWebhooks, failed)
+	}
 	for _, i := range order {
 		o := outcomes[i]
-		if _, dup := first[o.DeliveryID]; dup {
-			continue
-		}
-		first[o.DeliveryID] = i
-		ids = append(ids, o.DeliveryID)
-		failures = failures || o.Sent && !o.Succeeded
 		if o.Postpone {
-			pp.id, pp.attempts, pp.due = append(pp.id, o.DeliveryID), append(pp.attempts, o.Attempts), append(pp.due, o.NextAttempt)
+			batch.Queue(sqlPostponeDelivery, o.NextAttempt, o.DeliveryID, o.Attempts).Exec(func(tag pgconn.CommandTag) error {
+				results[i].Recorded = tag.RowsAffected() == 1
+				return nil
+			})
 			continue
 		}
 		var next *time.Time
 		if o.Status == tote.DeliveryStatusInProgress {
 			next = &o.NextAttempt
 		}
-		t.id, t.attempts, t.status = append(t.id, o.DeliveryID), append(t.attempts, o.Attempts), append(t.status, string(o.Status))
-		t.sent, t.code, t.setError = append(t.sent, o.Sent), append(t.code, o.StatusCode), append(t.setError, o.Sent || o.Error != "")
-		t.errs, t.duration = append(t.errs, o.Error), append(t.duration, o.Duration.Microseconds())
-		t.now, t.next = append(t.now, o.Now), append(t.next, next)
-	}
-
-	// 1. The deliveries, recorded.
-	type row struct {
-		webhook  int64
-		bag      *int64
-		inStream bool
-	}
-	rows := map[int]*row{}
-	batch := &pgx.Batch{}
-	// These statements take arrays, and PostgreSQL would plan them afresh
-	// on every call (custom plans), which cost more than running them:
-	// their generic plans (index lookups per element) are the right ones.
-	batch.Queue(`SET LOCAL plan_cache_mode = force_generic_plan`)
-	if failures {
-		// Failures may pause or disable their subscriptions (health): lock
-		// those first, as deleting one does.
-		batch.Queue(sqlLockDeliveryWebhooks, ids)
-	}
-	if len(pp.id) > 0 {
-		batch.Queue(sqlPostponeDeliveries, pp.id, pp.attempts, pp.due).Query(func(rs pgx.Rows) error {
-			for rs.Next() {
-				var id int64
-				if err := rs.Scan(&id); err != nil {
-					return err
-				}
-				results[first[id]].Recorded = true
+		sent := 0
+		if o.Sent {
+			sent = 1
+		}
+		batch.Queue(sqlRecordDelivery, o.Status, sent, o.Sent, o.StatusCode, o.Sent || o.Error != "", o.Error, o.Now, next,
+			o.DeliveryID, o.Attempts, o.Duration.Microseconds()).QueryRow(func(r pgx.Row) error {
+			err := r.Scan(&rows[i].webhook, &rows[i].bag, &rows[i].inStream)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return nil // fenced: another worker recorded this turn
 			}
-			return rs.Err()
-		})
-	}
-	if len(t.id) > 0 {
-		batch.Queue(sqlRecordDeliveries, t.id, t.attempts, t.status, t.sent, t.code, t.setError, t.errs, t.duration,
-			t.now, t.next).Query(func(rs pgx.Rows) error {
-			for rs.Next() {
-				var id int64
-				var r row
-				if err := rs.Scan(&id, &r.webhook, &r.bag, &r.inStream); err != nil {
-					return err
-				}
-				i := first[id]
-				results[i].Recorded = true
-				rows[i] = &r
-			}
-			return rs.Err()
+			results[i].Recorded = err == nil
+			return err
 		})
 	}
 	if err := tx.tx.SendBatch(ctx, batch).Close(); err != nil {
 		return nil, interpretError(err, "record delivery outcomes")
 	}
-	if len(rows) == 0 {
-		return results, nil
-	}
 
-	// 2. Their failed attempts, and the end of their bags' turns.
+	// 2. Their failed attempts, and the end of their bags' turns
+	// (most often the stream held only this delivery and ends).
+	type done struct {
+		i       int
+		webhook int64
+		bag     int64
+		last    bool // the stream ended with it
+	}
+	var ended []*done
 	byWebhook := map[int64][]int{}
-	var a struct {
-		id, webhook, duration []int64
-		attempt, code         []int
-		errs                  []string
-		at                    []time.Time
-	}
-	type ended struct {
-		k   streamKey
-		now time.Time
-	}
-	var streams []ended
-	for i, r := range rows {
-		o := outcomes[i]
+	batch = &pgx.Batch{}
+	for _, i := range order {
+		o, r := outcomes[i], rows[i]
+		if !results[i].Recorded || o.Postpone {
+			continue
+		}
 		byWebhook[r.webhook] = append(byWebhook[r.webhook], i)
 		if o.Sent && !o.Succeeded {
-			a.id, a.webhook, a.attempt = append(a.id, o.DeliveryID), append(a.webhook, r.webhook), append(a.attempt, o.Attempts+1)
-			a.code, a.errs = append(a.code, o.StatusCode), append(a.errs, o.Error)
-			a.duration, a.at = append(a.duration, o.Duration.Microseconds()), append(a.at, o.Now)
+			batch.Queue(sqlInsertAttempt, o.DeliveryID, r.webhook, o.Attempts+1, o.StatusCode, o.Error, o.Succeeded,
+				o.Duration.Microseconds(), o.Now)
 		}
 		if o.Status.Final() && r.inStream && r.bag != nil {
-			streams = append(streams, ended{streamKey{r.webhook, *r.bag}, o.Now})
+			ended = append(ended, &done{i: i, webhook: r.webhook, bag: *r.bag})
 		}
 	}
-	batch = &pgx.Batch{}
-	if len(a.id) > 0 {
-		batch.Queue(sqlInsertAttempts, a.id, a.webhook, a.attempt, a.code, a.errs, a.duration, a.at)
-	}
-	if len(streams) > 0 {
-		slices.SortFunc(streams, func(x, y ended) int { return compareStreams(x.k, y.k) })
-		webhooks, bags, nows := make([]int64, len(streams)), make([]int64, len(streams)), make([]time.Time, len(streams))
-		for i, e := range streams {
-			webhooks[i], bags[i], nows[i] = e.k.webhook, e.k.bag, e.now
-		}
-		batch.Queue(sqlLockStreams, webhooks, bags)
-		batch.Queue(sqlStreamsEnd, webhooks, bags)
-		batch.Queue(sqlStreamsDelete, webhooks, bags)
-		batch.Queue(sqlStreamsNext, webhooks, bags, nows).Exec(func(tag pgconn.CommandTag) error {
-			if tag.RowsAffected() > 0 {
-				tx.insertedJobs = true // wake the local dispatcher after the commit
-			}
+	slices.SortFunc(ended, func(a, b *done) int {
+		return compareStreams(streamKey{a.webhook, a.bag}, streamKey{b.webhook, b.bag})
+	})
+	for _, e := range ended {
+		batch.Queue(sqlStreamDeleteLast, e.webhook, e.bag).Exec(func(tag pgconn.CommandTag) error {
+			e.last = tag.RowsAffected() == 1
 			return nil
 		})
 	}
-	if batch.Len() > 0 {
-		if err := tx.tx.SendBatch(ctx, batch).Close(); err != nil {
-			return nil, interpretError(err, "end delivery turns")
+	if err := tx.tx.SendBatch(ctx, batch).Close(); err != nil {
+		return nil, interpretError(err, "record delivery attempts")
+	}
+
+	// 3. Streams with more deliveries waiting: count this one out, then
+	// start the next in sequence.
+	var turns []*done
+	batch = &pgx.Batch{}
+	pending := map[*done]int64{}
+	for _, e := range ended {
+		if e.last {
+			continue
+		}
+		turns = append(turns, e)
+		batch.Queue(sqlStreamEnd, e.webhook, e.bag).QueryRow(func(r pgx.Row) error {
+			var n int64
+			err := r.Scan(&n)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return nil
+			}
+			pending[e] = n
+			return err
+		})
+	}
+	if len(turns) == 0 {
+		return results, tx.health(ctx, byWebhook, outcomes, results)
+	}
+	if err := tx.tx.SendBatch(ctx, batch).Close(); err != nil {
+		return nil, interpretError(err, "end stream turns")
+	}
+	batch = &pgx.Batch{}
+	for _, e := range turns {
+		n, ok := pending[e]
+		switch {
+		case !ok:
+		case n <= 0:
+			batch.Queue(sqlStreamDelete, e.webhook, e.bag)
+		default:
+			now := outcomes[e.i].Now
+			batch.Queue(sqlStreamNext, now, e.webhook, e.bag).QueryRow(func(r pgx.Row) error {
+				var id int64
+				err := r.Scan(&id)
+				if errors.Is(err, pgx.ErrNoRows) {
+					return nil
+				} else if err == nil {
+					tx.insertedJobs = true // wake the local dispatcher after the commit
+				}
+				return err
+			})
 		}
 	}
+	if err := tx.tx.SendBatch(ctx, batch).Close(); err != nil {
+		return nil, interpretError(err, "start next deliveries")
+	}
+
 	return results, tx.health(ctx, byWebhook, outcomes, results)
 }
 

@@ -42,8 +42,8 @@ type Dispatcher struct {
 	Retention time.Duration
 
 	mu       sync.Mutex
-	inFlight map[int64]int // subscription → attempts in flight
-	claimed  map[int64]int // delivery → its attempts when claimed, while held
+	inFlight map[int64]int      // subscription → attempts in flight
+	claimed  map[int64]struct{} // deliveries claimed and not yet recorded (their leases are renewed)
 
 	// attempts counts this process's HTTP attempts by outcome.
 	attempts [3]atomic.Int64
@@ -86,7 +86,7 @@ func (d *Dispatcher) init() {
 			d.PollInterval = time.Second
 		}
 		d.wake = make(chan struct{}, 1)
-		d.inFlight, d.claimed = map[int64]int{}, map[int64]int{}
+		d.inFlight, d.claimed = map[int64]int{}, map[int64]struct{}{}
 		d.abortCtx, d.abort = context.WithCancel(context.Background())
 		d.batch.store = d.Store
 		d.soon.notify = d.Notify
@@ -134,6 +134,7 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	poll := time.NewTicker(d.PollInterval)
 	defer poll.Stop()
 	failures := 0
+	var backlog atomic.Bool
 	for {
 		free := min(cap(sending)-len(sending), cap(held)-len(held))
 		full := false
@@ -149,26 +150,34 @@ func (d *Dispatcher) Run(ctx context.Context) {
 			}
 			d.mu.Lock()
 			for _, ds := range batch {
-				d.claimed[ds.Delivery.ID] = ds.Delivery.Attempts
+				d.claimed[ds.Delivery.ID] = struct{}{}
 			}
 			d.mu.Unlock()
 			for _, ds := range batch {
 				sending <- struct{}{}
 				held <- struct{}{}
 				wg.Go(func() {
+					// A freed slot is worth a claim only when the last claim
+					// took all it asked for (more may be waiting); new
+					// deliveries notify the dispatcher when they commit.
 					sent := sync.OnceFunc(func() {
 						<-sending
-						d.Notify() // a worker is free
+						if backlog.Load() {
+							d.Notify()
+						}
 					})
 					defer func() {
 						sent()
 						<-held
-						d.Notify()
+						if backlog.Load() {
+							d.Notify()
+						}
 					}()
 					d.attempt(ds, sent)
 				})
 			}
 			full = err == nil && len(batch) == free
+			backlog.Store(full)
 		}
 		if full {
 			continue // more may be due: go again at once
