@@ -157,6 +157,9 @@ type ClaimDeliveriesParams struct {
 	// moves it on.
 	Lease time.Duration
 	Limit int
+	// Skip lists subscriptions whose deliveries are not to be taken now
+	// (their endpoint is at the dispatcher's cap).
+	Skip []int64
 }
 
 // DeliveryOutcome records one turn of a delivery: an HTTP attempt (Sent), a

@@ -265,7 +265,11 @@ func (r reader) FindEventByID(ctx context.Context, id string) (*tote.Event, erro
 // is taking) and reads each with its subscription, body and app key, in
 // one statement.
 func (s *Store) ClaimDeliveries(ctx context.Context, p tote.ClaimDeliveriesParams) ([]*tote.DeliveryToSend, error) {
-	rows, err := s.pool.Query(ctx, sqlClaimDeliveries, p.Now.Add(p.Lease), p.Now, p.Limit)
+	skip := p.Skip
+	if skip == nil {
+		skip = []int64{}
+	}
+	rows, err := s.pool.Query(ctx, sqlClaimDeliveries, p.Now.Add(p.Lease), p.Now, p.Limit, skip)
 	if err != nil {
 		return nil, interpretError(err, "claim deliveries")
 	}
@@ -302,6 +306,7 @@ var sqlClaimDeliveries = `
 	WITH claimed AS (
 		UPDATE webhook_deliveries SET lease_until = $1
 		WHERE id IN (SELECT id FROM webhook_deliveries WHERE due_at <= $2 AND (lease_until IS NULL OR lease_until <= $2)
+				AND webhook_id <> ALL($4)
 			ORDER BY due_at, id LIMIT $3 FOR UPDATE SKIP LOCKED)
 		RETURNING *)
 	SELECT ` + deliveryColumns("d.") + `, w.id, w.app_id, w.event, w.remote_endpoint, w.status,

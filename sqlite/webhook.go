@@ -254,7 +254,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p tote.ClaimDeliveriesParam
 	until := micros(p.Now.Add(p.Lease))
 	err := s.inWriteTx(ctx, func(tx *Tx) error {
 		out = out[:0]
-		rows, err := tx.tx.QueryContext(ctx, sqlClaimDeliveries, until, micros(p.Now), micros(p.Now), p.Limit)
+		rows, err := tx.tx.QueryContext(ctx, sqlClaimDeliveries, until, micros(p.Now), micros(p.Now), jsonIDs(p.Skip), p.Limit)
 		if err != nil {
 			return interpretError(err, "claim deliveries")
 		}
@@ -343,6 +343,7 @@ func (s *Store) DeliveryStats(ctx context.Context, now time.Time) (tote.Delivery
 const sqlClaimDeliveries = `
 	UPDATE webhook_deliveries SET lease_until = ?
 	WHERE id IN (SELECT id FROM webhook_deliveries WHERE due_at <= ? AND (lease_until IS NULL OR lease_until <= ?)
+			AND webhook_id NOT IN (SELECT value FROM json_each(?))
 		ORDER BY due_at, id LIMIT ? + 0)
 	RETURNING id`
 

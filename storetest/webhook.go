@@ -598,6 +598,9 @@ func testDeliveryClaims(t *testing.T, open Opener) {
 		}
 		return ids
 	}
+	skipped, err := s.ClaimDeliveries(ctx, tote.ClaimDeliveriesParams{Now: T0, Lease: time.Minute, Limit: 10, Skip: []int64{w.ID}})
+	noErr(t, err, "claim, skipping the subscription")
+	equal(t, "claimed while skipping the subscription", len(skipped), 0)
 	equal(t, "claimed", claim(T0), []int64{ds[0].ID, ds[1].ID})
 	if ids := claim(T0.Add(59 * time.Second)); len(ids) != 0 {
 		t.Fatalf("claimed again while the lease holds: %v", ids)

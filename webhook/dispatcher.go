@@ -141,7 +141,10 @@ func (d *Dispatcher) Run(ctx context.Context) {
 		// With a backlog, claim in batches (a quarter of the workers at
 		// least), so the claim is not paid once per delivery.
 		if free > 0 && ctx.Err() == nil && (len(sending) == 0 || free >= max(1, cap(sending)/4)) {
-			batch, err := d.Store.ClaimDeliveries(ctx, tote.ClaimDeliveriesParams{Now: d.Clock.Now(), Lease: d.Lease, Limit: free})
+			// Not cut short by shutdown: a claim committed but not yet read
+			// would leave its deliveries idle for a lease.
+			batch, err := d.Store.ClaimDeliveries(context.WithoutCancel(ctx), tote.ClaimDeliveriesParams{
+				Now: d.Clock.Now(), Lease: d.Lease, Limit: free, Skip: d.saturated()})
 			if err != nil && ctx.Err() == nil {
 				failures++
 				d.Log.Error("claim webhook deliveries", "err", err)
@@ -228,30 +231,54 @@ func (d *Dispatcher) heartbeat(stop chan struct{}) {
 	}
 }
 
+func (d *Dispatcher) endpointLimit() int {
+	if d.EndpointConcurrency <= 0 {
+		return 16
+	}
+	return d.EndpointConcurrency
+}
+
 func (d *Dispatcher) acquire(webhookID int64) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	limit := d.EndpointConcurrency
-	if limit <= 0 {
-		limit = 16
-	}
-	if d.inFlight[webhookID] >= limit {
+	if d.inFlight[webhookID] >= d.endpointLimit() {
 		return false
 	}
 	d.inFlight[webhookID]++
 	return true
 }
 
+// release ends an attempt to the subscription; one that was at its cap can
+// take more, so its deliveries are claimed again.
 func (d *Dispatcher) release(webhookID int64) {
 	d.mu.Lock()
-	defer d.mu.Unlock()
+	full := d.inFlight[webhookID] >= d.endpointLimit()
 	if d.inFlight[webhookID]--; d.inFlight[webhookID] <= 0 {
 		delete(d.inFlight, webhookID)
 	}
+	d.mu.Unlock()
+	if full {
+		d.Notify()
+	}
 }
 
-// busyWait is how long a delivery over its endpoint's cap waits: a moment,
-// with jitter, so a backlog behind a slow endpoint does not spin.
+// saturated lists the subscriptions at their cap: their deliveries are not
+// claimed until an attempt to them ends (claiming them would only postpone
+// them, a write each, again and again behind a slow endpoint).
+func (d *Dispatcher) saturated() []int64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var ids []int64
+	for id, n := range d.inFlight {
+		if n >= d.endpointLimit() {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
+// busyWait is how long a delivery over its endpoint's cap waits (claimed
+// just before the cap filled): a moment, with jitter.
 func busyWait() time.Duration {
 	const d = 250 * time.Millisecond
 	return d/2 + time.Duration(rand.Int64N(int64(d)))
@@ -295,9 +322,10 @@ func (d *Dispatcher) attempt(ds *tote.DeliveryToSend, sent func()) {
 	})
 	d.release(w.ID)
 	sent()
-	if d.abortCtx.Err() != nil {
-		// Cut short at shutdown: not the endpoint's failure. Due again at
-		// once, for whichever process runs next.
+	if res.StatusCode == 0 && d.abortCtx.Err() != nil {
+		// Cut short at shutdown before any answer: not the endpoint's
+		// failure. Due again at once, for whichever process runs next. (An
+		// answer that did come back is recorded as usual.)
 		postpone(now, "shutting down")
 		return
 	}

@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -409,6 +410,43 @@ func TestAnswers(t *testing.T) {
 
 // TestSlowAndDeadEndpoints: an endpoint that never answers in time and one
 // that refuses connections do not hold up another subscription.
+// TestSaturatedEndpointWaits: deliveries behind an endpoint at its cap
+// stay due, unclaimed, rather than being claimed and put off over and over
+// (a write each time) while the endpoint is busy; they go once it answers.
+func TestSaturatedEndpointWaits(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, open storetest.Opener) {
+		h := newHarness(t, open, options{policy: fastPolicy(), workers: 16, concurrency: 2, timeout: 10 * time.Second})
+		release := make(chan struct{})
+		slow := newReceiver(t, func(int, *http.Request) int { <-release; return 200 })
+		var once sync.Once
+		free := func() { once.Do(func() { close(release) }) }
+		t.Cleanup(free)
+		w := h.subscribe(slow, tote.EventOrderUpdated, false)
+		for range 20 {
+			h.events(tote.EventOrderUpdated, 0)
+		}
+		eventually(t, "the endpoint to hold two requests", func() bool { return len(slow.got()) == 2 })
+		time.Sleep(500 * time.Millisecond) // many poll intervals (10 ms)
+		st, err := h.store.DeliveryStats(t.Context(), time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Due != 18 {
+			t.Fatalf("%d deliveries due behind the busy endpoint, want 18 (none put off)", st.Due)
+		}
+		free()
+		eventually(t, "every delivery", func() bool {
+			for _, d := range h.deliveries(w) {
+				if d.Status != tote.DeliveryStatusSucceeded {
+					return false
+				}
+			}
+			return len(slow.got()) >= 20
+		})
+	})
+}
+
 func TestSlowAndDeadEndpoints(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, open storetest.Opener) {
@@ -598,4 +636,59 @@ func TestResendAndSimulate(t *testing.T) {
 			t.Fatalf("simulate an unknown order: %v", err)
 		}
 	})
+}
+
+// TestAbortKeepsAnAnswer: an endpoint has answered 200 (headers sent) and
+// is still sending its body when the dispatcher is aborted at shutdown: the
+// answer counts, and the delivery is not sent again.
+func TestAbortKeepsAnAnswer(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, open storetest.Opener) { testAbortKeepsAnAnswer(t, open) })
+}
+
+func testAbortKeepsAnAnswer(t *testing.T, open storetest.Opener) {
+	store := open(t)
+	clock := tote.SystemClock{}
+	app, secret, err := (&tenant.Service{Store: store, Clock: clock}).CreateApp(t.Context(), tenant.CreateAppParams{Name: "c"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	order := storetest.Order(t, store, app.ID, 1)
+	var answered atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(200)
+		w.(http.Flusher).Flush()
+		answered.Add(1)
+		time.Sleep(500 * time.Millisecond)
+		w.Write([]byte("ok"))
+	}))
+	defer srv.Close()
+	sender := &webhook.Sender{Client: webhook.NewClient(5*time.Second, true), Clock: clock, AllowPrivate: true}
+	svc := &webhook.Service{Store: store, Clock: clock, Sender: sender, AllowPrivate: true}
+	f := false
+	w, err := svc.Create(t.Context(), app, secret, webhook.CreateParams{Event: string(tote.EventOrderUpdated), RemoteEndpoint: srv.URL, Ordered: &f})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &webhook.Dispatcher{Store: store, Clock: clock, Log: quiet, Sender: sender, Policy: fastPolicy(),
+		Workers: 4, PollInterval: 10 * time.Millisecond, Lease: 3 * time.Second}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { d.Run(ctx); close(done) }()
+	storetest.Events(t, store, order, tote.EventOrderUpdated, order.Bags[0].ID)
+	eventually(t, "the endpoint to answer", func() bool { return answered.Load() > 0 })
+	time.Sleep(100 * time.Millisecond)
+	cancel()
+	d.Abort()
+	<-done
+	ds, _, err := store.FindDeliveries(t.Context(), w.ID, tote.Page{Number: 1, Size: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ds) != 1 {
+		t.Fatalf("%d deliveries, want 1", len(ds))
+	}
+	if ds[0].Status != tote.DeliveryStatusSucceeded || ds[0].Attempts != 1 {
+		t.Fatalf("after a 200 cut short by Abort: %s after %d attempts; want SUCCEEDED after 1", ds[0].Status, ds[0].Attempts)
+	}
 }
