@@ -146,6 +146,16 @@ type DeliveryToSend struct {
 	Body []byte
 	// AppWebhookKey signs X-Violet-Hmac (App.WebhookKey).
 	AppWebhookKey []byte
+	// Claim numbers the claim this was read under (each claim of a
+	// delivery takes the next number); outcomes and heartbeats name it, so
+	// a worker whose claim lapsed cannot end or extend the next one's.
+	Claim int64
+}
+
+// DeliveryClaim names a delivery's claim (DeliveryToSend.Claim).
+type DeliveryClaim struct {
+	DeliveryID int64
+	Claim      int64
 }
 
 // ClaimDeliveriesParams selects the deliveries a dispatcher takes.
@@ -192,6 +202,11 @@ type DeliveryOutcome struct {
 	// endpoint busy); the delivery keeps its status and is due again at
 	// NextAttempt.
 	Postpone bool
+	// Claim is the claim the turn was made under (DeliveryToSend.Claim);
+	// zero for none. A postponement under a claim that is no longer the
+	// delivery's changes nothing, and another outcome ends the delivery's
+	// claim only if it is that one.
+	Claim int64
 }
 
 // PausePolicy pauses a subscription whose endpoint failed more than
@@ -282,9 +297,9 @@ type WebhookStore interface {
 	// returns each with its subscription, body and app key. Two claimers
 	// never get the same delivery while a claim holds.
 	ClaimDeliveries(ctx context.Context, p ClaimDeliveriesParams) ([]*DeliveryToSend, error)
-	// ExtendDeliveryLeases moves the claims still held on the given
-	// deliveries to until (a dispatcher's heartbeat while it sends them).
-	ExtendDeliveryLeases(ctx context.Context, ids []int64, until time.Time) error
+	// ExtendDeliveryLeases moves the given claims, those still current, to
+	// until (a dispatcher's heartbeat while it sends them).
+	ExtendDeliveryLeases(ctx context.Context, claims []DeliveryClaim, until time.Time) error
 	// DeliveryStats describes the deliveries due at now.
 	DeliveryStats(ctx context.Context, now time.Time) (DeliveryStats, error)
 	// RecordDeliveryOutcomes records turns of deliveries, all in one

@@ -279,7 +279,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p tote.ClaimDeliveriesParam
 		ds := &tote.DeliveryToSend{Delivery: new(tote.Delivery)}
 		dest, finish := deliveryDest(ds.Delivery)
 		var w tote.Webhook
-		dest = append(append(dest, webhookDest(&w)...), &ds.Body, &ds.AppWebhookKey)
+		dest = append(append(dest, webhookDest(&w)...), &ds.Body, &ds.AppWebhookKey, &ds.Claim)
 		if err := rows.Scan(dest...); err != nil {
 			return nil, interpretError(err, "claim deliveries")
 		}
@@ -304,7 +304,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p tote.ClaimDeliveriesParam
 // otherwise scan it whole on every claim once it has grown).
 var sqlClaimDeliveries = `
 	WITH claimed AS (
-		UPDATE webhook_deliveries SET lease_until = $1
+		UPDATE webhook_deliveries SET lease_until = $1, claim_token = claim_token + 1
 		WHERE id IN (SELECT id FROM webhook_deliveries WHERE due_at <= $2 AND (lease_until IS NULL OR lease_until <= $2)
 				AND webhook_id <> ALL($4)
 			ORDER BY due_at, id LIMIT $3 FOR UPDATE SKIP LOCKED)
@@ -312,7 +312,7 @@ var sqlClaimDeliveries = `
 	SELECT ` + deliveryColumns("d.") + `, w.id, w.app_id, w.event, w.remote_endpoint, w.status,
 		w.signing_secret, w.ordered, w.paused_until, w.pause_level, w.date_created, w.date_last_modified,
 		(SELECT e.payload FROM events e WHERE e.id = d.source_event_id),
-		(SELECT a.webhook_key FROM apps a WHERE a.id = d.app_id)
+		(SELECT a.webhook_key FROM apps a WHERE a.id = d.app_id), d.claim_token
 	FROM claimed d
 	JOIN webhooks w ON w.id = d.webhook_id
 	ORDER BY d.id`
@@ -334,12 +334,17 @@ func (s *Store) DeliveryStats(ctx context.Context, now time.Time) (tote.Delivery
 	return st, nil
 }
 
-// ExtendDeliveryLeases moves the claims still held on ids to until.
-func (s *Store) ExtendDeliveryLeases(ctx context.Context, ids []int64, until time.Time) error {
-	_, err := s.pool.Exec(ctx, `UPDATE webhook_deliveries SET lease_until = $1
-		WHERE id IN (SELECT id FROM webhook_deliveries WHERE id = ANY($2) AND lease_until IS NOT NULL
-			ORDER BY id FOR NO KEY UPDATE)`, until, ids)
-	return interpretError(err, "extend delivery leases")
+// ExtendDeliveryLeases moves the claims that are still current to until,
+// a lookup by key each (pipelined), in id order.
+func (s *Store) ExtendDeliveryLeases(ctx context.Context, claims []tote.DeliveryClaim, until time.Time) error {
+	sorted := slices.Clone(claims)
+	slices.SortFunc(sorted, func(a, b tote.DeliveryClaim) int { return cmp.Compare(a.DeliveryID, b.DeliveryID) })
+	batch := &pgx.Batch{}
+	for _, c := range sorted {
+		batch.Queue(`UPDATE webhook_deliveries SET lease_until = $1
+			WHERE id = $2 AND claim_token = $3 AND lease_until IS NOT NULL`, until, c.DeliveryID, c.Claim)
+	}
+	return interpretError(s.pool.SendBatch(ctx, batch).Close(), "extend delivery leases")
 }
 
 // CreateDelivery inserts a delivery outside any stream, due at once.
@@ -533,12 +538,13 @@ const (
 			status_code = CASE WHEN $3 THEN $4 ELSE status_code END,
 			last_error = CASE WHEN $5 THEN $6 ELSE last_error END,
 			duration_us = CASE WHEN $3 THEN $11 ELSE duration_us END,
-			date_last_modified = $7, date_next_attempt = $8, due_at = $8, lease_until = NULL
+			date_last_modified = $7, date_next_attempt = $8, due_at = $8,
+			lease_until = CASE WHEN $12::bigint IN (0, claim_token) THEN NULL ELSE lease_until END
 		WHERE id = $9 AND attempts = $10 AND status IN ('CREATED', 'IN_PROGRESS')
 		RETURNING webhook_id, bag_id, in_stream`
 	sqlPostponeDelivery = `
 		UPDATE webhook_deliveries SET due_at = $1, lease_until = NULL
-		WHERE id = $2 AND attempts = $3 AND status IN ('CREATED', 'IN_PROGRESS')`
+		WHERE id = $2 AND attempts = $3 AND status IN ('CREATED', 'IN_PROGRESS') AND $4::bigint IN (0, claim_token)`
 	sqlInsertAttempt = `
 		INSERT INTO webhook_delivery_attempts (delivery_id, webhook_id, attempt, status_code, error,
 			succeeded, duration_us, date_created)
@@ -581,7 +587,7 @@ func (tx *Tx) recordOutcomes(ctx context.Context, outcomes []tote.DeliveryOutcom
 	for _, i := range order {
 		o := outcomes[i]
 		if o.Postpone {
-			batch.Queue(sqlPostponeDelivery, o.NextAttempt, o.DeliveryID, o.Attempts).Exec(func(tag pgconn.CommandTag) error {
+			batch.Queue(sqlPostponeDelivery, o.NextAttempt, o.DeliveryID, o.Attempts, o.Claim).Exec(func(tag pgconn.CommandTag) error {
 				results[i].Recorded = tag.RowsAffected() == 1
 				return nil
 			})
@@ -596,7 +602,7 @@ func (tx *Tx) recordOutcomes(ctx context.Context, outcomes []tote.DeliveryOutcom
 			sent = 1
 		}
 		batch.Queue(sqlRecordDelivery, o.Status, sent, o.Sent, o.StatusCode, o.Sent || o.Error != "", o.Error, o.Now, next,
-			o.DeliveryID, o.Attempts, o.Duration.Microseconds()).QueryRow(func(r pgx.Row) error {
+			o.DeliveryID, o.Attempts, o.Duration.Microseconds(), o.Claim).QueryRow(func(r pgx.Row) error {
 			err := r.Scan(&rows[i].webhook, &rows[i].bag, &rows[i].inStream)
 			if errors.Is(err, pgx.ErrNoRows) {
 				return nil // fenced: another worker recorded this turn

@@ -299,7 +299,7 @@ func scanDeliveryToSend(row interface{ Scan(...any) error }) (*tote.DeliveryToSe
 	var paused sql.NullInt64
 	var wCreated, wModified int64
 	dest = append(dest, &w.ID, &w.AppID, &w.Event, &w.RemoteEndpoint, &w.Status, &w.SigningSecret,
-		&w.Ordered, &paused, &w.PauseLevel, &wCreated, &wModified, &out.Body, &out.AppWebhookKey)
+		&w.Ordered, &paused, &w.PauseLevel, &wCreated, &wModified, &out.Body, &out.AppWebhookKey, &out.Claim)
 	if err := row.Scan(dest...); err != nil {
 		return nil, err
 	}
@@ -309,12 +309,22 @@ func scanDeliveryToSend(row interface{ Scan(...any) error }) (*tote.DeliveryToSe
 	return &out, nil
 }
 
-// ExtendDeliveryLeases moves the claims still held on ids to until.
-func (s *Store) ExtendDeliveryLeases(ctx context.Context, ids []int64, until time.Time) error {
-	_, err := s.execWrite(ctx, "extend delivery leases", `
+// ExtendDeliveryLeases moves the claims that are still current to until.
+func (s *Store) ExtendDeliveryLeases(ctx context.Context, claims []tote.DeliveryClaim, until time.Time) error {
+	rows := make([][]any, len(claims))
+	for i, c := range claims {
+		rows[i] = []any{c.DeliveryID, c.Claim}
+	}
+	arg, err := json.Marshal(rows)
+	if err != nil {
+		return err
+	}
+	_, err = s.execWrite(ctx, "extend delivery leases", `
 		UPDATE webhook_deliveries SET lease_until = ?
-		WHERE id IN (SELECT value FROM json_each(?)) AND lease_until IS NOT NULL`,
-		micros(until), jsonIDs(ids))
+		FROM json_each(?) j
+		WHERE webhook_deliveries.id = j.value->>0 AND webhook_deliveries.claim_token = j.value->>1
+			AND webhook_deliveries.lease_until IS NOT NULL`,
+		micros(until), string(arg))
 	return err
 }
 
@@ -341,7 +351,7 @@ func (s *Store) DeliveryStats(ctx context.Context, now time.Time) (tote.Delivery
 // deliveries in flight stay at the head of the due index and are stepped
 // over.
 const sqlClaimDeliveries = `
-	UPDATE webhook_deliveries SET lease_until = ?
+	UPDATE webhook_deliveries SET lease_until = ?, claim_token = claim_token + 1
 	WHERE id IN (SELECT id FROM webhook_deliveries WHERE due_at <= ? AND (lease_until IS NULL OR lease_until <= ?)
 			AND webhook_id NOT IN (SELECT value FROM json_each(?))
 		ORDER BY due_at, id LIMIT ? + 0)
@@ -350,7 +360,7 @@ const sqlClaimDeliveries = `
 var sqlDeliveriesToSend = `
 		SELECT ` + deliveryColumns("d.") + `, w.id, w.app_id, w.event, w.remote_endpoint, w.status,
 			w.signing_secret, w.ordered, w.paused_until, w.pause_level, w.date_created,
-			w.date_last_modified, e.payload, a.webhook_key
+			w.date_last_modified, e.payload, a.webhook_key, d.claim_token
 		FROM webhook_deliveries d
 		JOIN webhooks w ON w.id = d.webhook_id
 		JOIN apps a ON a.id = d.app_id
@@ -378,25 +388,26 @@ const (
 	// never again once final. Fenced by attempts and status: a delivery
 	// another worker recorded meanwhile is not returned.
 	// Row: [id, attempts, status, sent, status_code, set_error, error,
-	// duration_us, now, next_attempt].
+	// duration_us, now, next_attempt, claim].
 	sqlRecordDeliveries = `
 		UPDATE webhook_deliveries SET status = j.value->>2, attempts = attempts + (j.value->>3),
 			status_code = CASE WHEN j.value->>3 THEN j.value->>4 ELSE status_code END,
 			last_error = CASE WHEN j.value->>5 THEN j.value->>6 ELSE last_error END,
 			duration_us = CASE WHEN j.value->>3 THEN j.value->>7 ELSE duration_us END,
 			date_last_modified = j.value->>8, date_next_attempt = j.value->>9, due_at = j.value->>9,
-			lease_until = NULL
+			lease_until = CASE WHEN j.value->>10 IN (0, claim_token) THEN NULL ELSE lease_until END
 		FROM json_each(?) j
 		WHERE webhook_deliveries.id = j.value->>0 AND webhook_deliveries.attempts = j.value->>1
 			AND webhook_deliveries.status IN ('CREATED', 'IN_PROGRESS')
 		RETURNING webhook_deliveries.id, webhook_deliveries.webhook_id, webhook_deliveries.bag_id,
 			webhook_deliveries.in_stream`
-	// Row: [id, attempts, due_at].
+	// Row: [id, attempts, due_at, claim].
 	sqlPostponeDeliveries = `
 		UPDATE webhook_deliveries SET due_at = j.value->>2, lease_until = NULL
 		FROM json_each(?) j
 		WHERE webhook_deliveries.id = j.value->>0 AND webhook_deliveries.attempts = j.value->>1
 			AND webhook_deliveries.status IN ('CREATED', 'IN_PROGRESS')
+			AND j.value->>3 IN (0, webhook_deliveries.claim_token)
 		RETURNING webhook_deliveries.id`
 	// Row: [delivery_id, webhook_id, attempt, status_code, error,
 	// duration_us, date_created].
@@ -568,7 +579,7 @@ func (tx *Tx) recordOutcomes(ctx context.Context, outcomes []tote.DeliveryOutcom
 		}
 		first[o.DeliveryID] = i
 		if o.Postpone {
-			postponed = append(postponed, []any{o.DeliveryID, o.Attempts, micros(o.NextAttempt)})
+			postponed = append(postponed, []any{o.DeliveryID, o.Attempts, micros(o.NextAttempt), o.Claim})
 			continue
 		}
 		var next any
@@ -576,7 +587,7 @@ func (tx *Tx) recordOutcomes(ctx context.Context, outcomes []tote.DeliveryOutcom
 			next = micros(o.NextAttempt)
 		}
 		turns = append(turns, []any{o.DeliveryID, o.Attempts, o.Status, flag(o.Sent), o.StatusCode,
-			flag(o.Sent || o.Error != ""), o.Error, o.Duration.Microseconds(), micros(o.Now), next})
+			flag(o.Sent || o.Error != ""), o.Error, o.Duration.Microseconds(), micros(o.Now), next, o.Claim})
 	}
 	if len(postponed) > 0 {
 		err := tx.queryJSON(ctx, "postpone deliveries", sqlPostponeDeliveries, postponed, func(rows *sql.Rows) error {

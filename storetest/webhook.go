@@ -588,13 +588,18 @@ func testDeliveryClaims(t *testing.T, open Opener) {
 	o := Order(t, s, a.ID, 1)
 	Events(t, s, o, tote.EventOrderUpdated, o.Bags[0].ID, o.Bags[0].ID)
 	ds := deliveries(t, s, w.ID)
+	var claims []tote.DeliveryClaim // of the last claim that took something
 	claim := func(now time.Time) []int64 {
 		t.Helper()
 		got, err := s.ClaimDeliveries(ctx, tote.ClaimDeliveriesParams{Now: now, Lease: time.Minute, Limit: 10})
 		noErr(t, err, "claim")
 		var ids []int64
+		if len(got) > 0 {
+			claims = nil
+		}
 		for _, d := range got {
 			ids = append(ids, d.Delivery.ID)
+			claims = append(claims, tote.DeliveryClaim{DeliveryID: d.Delivery.ID, Claim: d.Claim})
 		}
 		return ids
 	}
@@ -602,26 +607,43 @@ func testDeliveryClaims(t *testing.T, open Opener) {
 	noErr(t, err, "claim, skipping the subscription")
 	equal(t, "claimed while skipping the subscription", len(skipped), 0)
 	equal(t, "claimed", claim(T0), []int64{ds[0].ID, ds[1].ID})
+	first := claims
 	if ids := claim(T0.Add(59 * time.Second)); len(ids) != 0 {
 		t.Fatalf("claimed again while the lease holds: %v", ids)
 	}
-	// The lease ends: due again (a process died mid-attempt).
+	// The lease ends: due again (a process died mid-attempt), under a new
+	// claim.
 	equal(t, "after the lease", claim(T0.Add(time.Minute)), []int64{ds[0].ID, ds[1].ID})
-	// A heartbeat moves the claim on.
-	noErr(t, s.ExtendDeliveryLeases(ctx, []int64{ds[0].ID, ds[1].ID}, T0.Add(5*time.Minute)), "extend")
+	if claims[0].Claim == first[0].Claim {
+		t.Fatalf("the second claim has the first's number %d", first[0].Claim)
+	}
+	// The first claimer, stale, can neither extend the second claim nor
+	// end it by putting the delivery off.
+	noErr(t, s.ExtendDeliveryLeases(ctx, first, T0.Add(time.Hour)), "stale extend")
+	res := record(t, s, tote.DeliveryOutcome{DeliveryID: ds[0].ID, Attempts: 0, Now: T0.Add(61 * time.Second),
+		Status: tote.DeliveryStatusCreated, Postpone: true, NextAttempt: T0.Add(62 * time.Second), Claim: first[0].Claim})
+	equal(t, "stale postponement recorded", res[0].Recorded, false)
+	if ids := claim(T0.Add(90 * time.Second)); len(ids) != 0 {
+		t.Fatalf("claimed while the second claim holds: %v", ids)
+	}
+	if ids := claim(T0.Add(2 * time.Minute)); len(ids) != 2 {
+		t.Fatalf("a stale heartbeat extended the second claim: claimed %v after it lapsed", ids)
+	}
+	// A heartbeat moves the current claim on.
+	noErr(t, s.ExtendDeliveryLeases(ctx, claims, T0.Add(5*time.Minute)), "extend")
 	if ids := claim(T0.Add(4 * time.Minute)); len(ids) != 0 {
 		t.Fatalf("claimed under an extended lease: %v", ids)
 	}
 
 	// Two outcomes of one delivery in one batch (a worker that lost its
 	// claim, and the one that took it over): the first is recorded.
-	res := record(t, s, succeeded(ds[0], T0.Add(time.Second)), failed(ds[1], T0.Add(time.Second), T0.Add(10*time.Minute)),
+	res = record(t, s, succeeded(ds[0], T0.Add(time.Second)), failed(ds[1], T0.Add(time.Second), T0.Add(10*time.Minute)),
 		failed(ds[0], T0.Add(time.Second), T0.Add(time.Minute)))
 	if !res[0].Recorded || !res[1].Recorded || res[2].Recorded {
 		t.Fatalf("results = %+v", res)
 	}
 	// A heartbeat after the outcome no longer claims anything.
-	noErr(t, s.ExtendDeliveryLeases(ctx, []int64{ds[0].ID, ds[1].ID}, T0.Add(time.Hour)), "extend")
+	noErr(t, s.ExtendDeliveryLeases(ctx, claims, T0.Add(time.Hour)), "extend")
 	if ids := claim(T0.Add(10*time.Minute - time.Second)); len(ids) != 0 {
 		t.Fatalf("claimed before the next attempt: %v", ids)
 	}

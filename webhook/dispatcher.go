@@ -42,8 +42,8 @@ type Dispatcher struct {
 	Retention time.Duration
 
 	mu       sync.Mutex
-	inFlight map[int64]int      // subscription → attempts in flight
-	claimed  map[int64]struct{} // deliveries claimed and not yet recorded (their leases are renewed)
+	inFlight map[int64]int   // subscription → attempts in flight
+	claimed  map[int64]int64 // deliveries claimed and not yet recorded → their claim (leases renewed)
 
 	// attempts counts this process's HTTP attempts by outcome.
 	attempts [3]atomic.Int64
@@ -86,7 +86,7 @@ func (d *Dispatcher) init() {
 			d.PollInterval = time.Second
 		}
 		d.wake = make(chan struct{}, 1)
-		d.inFlight, d.claimed = map[int64]int{}, map[int64]struct{}{}
+		d.inFlight, d.claimed = map[int64]int{}, map[int64]int64{}
 		d.abortCtx, d.abort = context.WithCancel(context.Background())
 		d.batch.store = d.Store
 		d.soon.notify = d.Notify
@@ -153,7 +153,7 @@ func (d *Dispatcher) Run(ctx context.Context) {
 			}
 			d.mu.Lock()
 			for _, ds := range batch {
-				d.claimed[ds.Delivery.ID] = struct{}{}
+				d.claimed[ds.Delivery.ID] = ds.Claim
 			}
 			d.mu.Unlock()
 			for _, ds := range batch {
@@ -214,9 +214,9 @@ func (d *Dispatcher) heartbeat(stop chan struct{}) {
 		case <-t.C:
 		}
 		d.mu.Lock()
-		ids := make([]int64, 0, len(d.claimed))
-		for id := range d.claimed {
-			ids = append(ids, id)
+		ids := make([]tote.DeliveryClaim, 0, len(d.claimed))
+		for id, claim := range d.claimed {
+			ids = append(ids, tote.DeliveryClaim{DeliveryID: id, Claim: claim})
 		}
 		d.mu.Unlock()
 		if len(ids) == 0 {
@@ -298,13 +298,13 @@ func (d *Dispatcher) attempt(ds *tote.DeliveryToSend, sent func()) {
 	postpone := func(until time.Time, why string) {
 		d.Log.Debug("webhook delivery postponed", "delivery_id", del.ID, "until", until, "reason", why)
 		if _, err := d.record(tote.DeliveryOutcome{DeliveryID: del.ID, Attempts: del.Attempts, Now: now,
-			Status: del.Status, Postpone: true, NextAttempt: until}); err == nil {
+			Status: del.Status, Postpone: true, NextAttempt: until, Claim: ds.Claim}); err == nil {
 			d.soon.at(until, d.Clock.Now(), d.PollInterval)
 		}
 	}
 	if w.Status != tote.WebhookStatusActive {
 		_, _ = d.record(tote.DeliveryOutcome{DeliveryID: del.ID, Attempts: del.Attempts, Now: now,
-			Status: tote.DeliveryStatusCancelled, Error: "subscription is " + string(w.Status)})
+			Status: tote.DeliveryStatusCancelled, Error: "subscription is " + string(w.Status), Claim: ds.Claim})
 		return
 	}
 	if w.PausedUntil != nil && now.Before(*w.PausedUntil) {
@@ -330,6 +330,7 @@ func (d *Dispatcher) attempt(ds *tote.DeliveryToSend, sent func()) {
 		return
 	}
 	out := d.Policy.Outcome(del, res, d.Clock.Now())
+	out.Claim = ds.Claim
 	r, err := d.record(out)
 	if err != nil {
 		d.Log.Error("record webhook delivery outcome", "delivery_id", del.ID, "err", err)

@@ -423,10 +423,11 @@ func TestSaturatedEndpointWaits(t *testing.T) {
 		free := func() { once.Do(func() { close(release) }) }
 		t.Cleanup(free)
 		w := h.subscribe(slow, tote.EventOrderUpdated, false)
-		for range 20 {
+		h.events(tote.EventOrderUpdated, 0, 1)
+		eventually(t, "the endpoint to hold two requests", func() bool { return len(slow.got()) == 2 })
+		for range 18 {
 			h.events(tote.EventOrderUpdated, 0)
 		}
-		eventually(t, "the endpoint to hold two requests", func() bool { return len(slow.got()) == 2 })
 		time.Sleep(500 * time.Millisecond) // many poll intervals (10 ms)
 		st, err := h.store.DeliveryStats(t.Context(), time.Now())
 		if err != nil {

@@ -7,6 +7,9 @@
 -- duration_us, date_last_modified); only failed attempts keep rows.
 ALTER TABLE webhook_deliveries ADD COLUMN due_at INTEGER;
 ALTER TABLE webhook_deliveries ADD COLUMN lease_until INTEGER;
+-- claim_token numbers the delivery's claims: outcomes and heartbeats name
+-- theirs, so a worker whose claim lapsed cannot end or extend the next one.
+ALTER TABLE webhook_deliveries ADD COLUMN claim_token INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE webhook_deliveries ADD COLUMN duration_us INTEGER NOT NULL DEFAULT 0;
 UPDATE webhook_deliveries SET due_at = coalesce(date_next_attempt, date_created)
     WHERE status IN ('CREATED', 'IN_PROGRESS') AND waiting = 0;
@@ -20,5 +23,6 @@ CREATE INDEX webhook_deliveries_due ON webhook_deliveries (due_at, id) WHERE due
 -- +goose Down
 DROP INDEX webhook_deliveries_due;
 ALTER TABLE webhook_deliveries DROP COLUMN duration_us;
+ALTER TABLE webhook_deliveries DROP COLUMN claim_token;
 ALTER TABLE webhook_deliveries DROP COLUMN lease_until;
 ALTER TABLE webhook_deliveries DROP COLUMN due_at;
