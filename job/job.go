@@ -167,10 +167,8 @@ type Runner struct {
 	backlog   bool // the last claim took all it asked for: more may wait
 
 	// A job put back to run again sooner than the next poll (a snooze, a
-	// short Retry-After) wakes the runner when it is due (wakeSoon).
-	soonMu    sync.Mutex
-	soonTimer *time.Timer
-	soonAt    time.Time
+	// short Retry-After) wakes the runner when it is due.
+	soon WakeTimer
 }
 
 // NewRunner returns a runner; register kinds with Handle, then call Run.
@@ -402,41 +400,58 @@ func (r *Runner) run(j *tote.Job) {
 }
 
 // wakeSoon has the runner claim at t, when t comes before its next poll
-// would. One timer serves the earliest such time; a later one waits for
-// the poll (at most PollInterval late, as before).
+// would (at most PollInterval late otherwise, as before).
 func (r *Runner) wakeSoon(t time.Time) {
-	d := t.Sub(r.clock.Now())
-	if d >= r.cfg.PollInterval {
-		return
-	}
-	r.soonMu.Lock()
-	defer r.soonMu.Unlock()
-	if r.soonTimer != nil && !t.Before(r.soonAt) {
-		return // an earlier wake-up is set
-	}
-	if r.soonTimer != nil {
-		r.soonTimer.Stop()
-	}
-	r.soonAt = t
-	var timer *time.Timer
-	timer = time.AfterFunc(max(d, 0), func() {
-		r.soonMu.Lock()
-		if r.soonTimer == timer {
-			r.soonTimer = nil
-		}
-		r.soonMu.Unlock()
-		r.Notify()
-	})
-	r.soonTimer = timer
+	r.soon.At(t, r.clock.Now(), r.cfg.PollInterval, r.Notify)
 }
 
 // stopSoon stops the pending wake-up, when the runner stops.
-func (r *Runner) stopSoon() {
-	r.soonMu.Lock()
-	defer r.soonMu.Unlock()
-	if r.soonTimer != nil {
-		r.soonTimer.Stop()
-		r.soonTimer = nil
+func (r *Runner) stopSoon() { r.soon.Stop() }
+
+// WakeTimer calls a wake-up function when work put back for a moment is
+// due, if that comes before the caller's next poll would find it. One
+// timer serves the earliest such time. The zero value is ready to use.
+type WakeTimer struct {
+	mu    sync.Mutex
+	timer *time.Timer
+	when  time.Time
+}
+
+// At has wake called at t, unless t is a poll interval or more after now
+// (the poll finds it) or an earlier wake-up is set.
+func (w *WakeTimer) At(t, now time.Time, poll time.Duration, wake func()) {
+	wait := t.Sub(now)
+	if wait >= poll {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.timer != nil && !t.Before(w.when) {
+		return // an earlier wake-up is set
+	}
+	if w.timer != nil {
+		w.timer.Stop()
+	}
+	w.when = t
+	var timer *time.Timer
+	timer = time.AfterFunc(max(wait, 0), func() {
+		w.mu.Lock()
+		if w.timer == timer {
+			w.timer = nil
+		}
+		w.mu.Unlock()
+		wake()
+	})
+	w.timer = timer
+}
+
+// Stop cancels the pending wake-up.
+func (w *WakeTimer) Stop() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.timer != nil {
+		w.timer.Stop()
+		w.timer = nil
 	}
 }
 

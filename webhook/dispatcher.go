@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/toteorg/tote"
+	"github.com/toteorg/tote/job"
 )
 
 // Dispatcher sends deliveries. The deliveries are their own queue (decision
@@ -51,7 +52,9 @@ type Dispatcher struct {
 	batch batcher
 	once  sync.Once
 	wake  chan struct{}
-	soon  soonTimer
+	// soon wakes the dispatcher when a delivery it put back is due before
+	// the next poll would find it (a busy endpoint, a short retry).
+	soon job.WakeTimer
 	// abort ends the contexts of the attempts still running (at a drain
 	// deadline).
 	abortCtx context.Context
@@ -89,7 +92,6 @@ func (d *Dispatcher) init() {
 		d.inFlight, d.claimed = map[int64]int{}, map[int64]int64{}
 		d.abortCtx, d.abort = context.WithCancel(context.Background())
 		d.batch.store = d.Store
-		d.soon.notify = d.Notify
 	})
 }
 
@@ -129,7 +131,7 @@ func (d *Dispatcher) Run(ctx context.Context) {
 		wg.Wait()
 		close(stopBeat)
 		<-beating
-		d.soon.stop()
+		d.soon.Stop()
 	}()
 	poll := time.NewTicker(d.PollInterval)
 	defer poll.Stop()
@@ -299,7 +301,7 @@ func (d *Dispatcher) attempt(ds *tote.DeliveryToSend, sent func()) {
 		d.Log.Debug("webhook delivery postponed", "delivery_id", del.ID, "until", until, "reason", why)
 		if _, err := d.record(tote.DeliveryOutcome{DeliveryID: del.ID, Attempts: del.Attempts, Now: now,
 			Status: del.Status, Postpone: true, NextAttempt: until, Claim: ds.Claim}); err == nil {
-			d.soon.at(until, d.Clock.Now(), d.PollInterval)
+			d.soon.At(until, d.Clock.Now(), d.PollInterval, d.Notify)
 		}
 	}
 	if w.Status != tote.WebhookStatusActive {
@@ -358,54 +360,9 @@ func (d *Dispatcher) attempt(ds *tote.DeliveryToSend, sent func()) {
 	switch out.Status {
 	case tote.DeliveryStatusInProgress:
 		log.Info("webhook delivery failed; will retry", "status_code", res.StatusCode, "err", out.Error, "next_attempt", out.NextAttempt)
-		d.soon.at(out.NextAttempt, d.Clock.Now(), d.PollInterval)
+		d.soon.At(out.NextAttempt, d.Clock.Now(), d.PollInterval, d.Notify)
 	case tote.DeliveryStatusFailed:
 		log.Warn("webhook delivery failed for good", "status_code", res.StatusCode, "err", out.Error)
-	}
-}
-
-// soonTimer wakes the dispatcher when a delivery it put back is due before
-// the next poll would find it (a busy endpoint, a short retry). One timer
-// serves the earliest such time.
-type soonTimer struct {
-	notify func()
-	mu     sync.Mutex
-	timer  *time.Timer
-	when   time.Time
-}
-
-func (s *soonTimer) at(t, now time.Time, poll time.Duration) {
-	wait := t.Sub(now)
-	if wait >= poll {
-		return // the poll finds it
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.timer != nil && !t.Before(s.when) {
-		return // an earlier wake-up is set
-	}
-	if s.timer != nil {
-		s.timer.Stop()
-	}
-	s.when = t
-	var timer *time.Timer
-	timer = time.AfterFunc(max(wait, 0), func() {
-		s.mu.Lock()
-		if s.timer == timer {
-			s.timer = nil
-		}
-		s.mu.Unlock()
-		s.notify()
-	})
-	s.timer = timer
-}
-
-func (s *soonTimer) stop() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.timer != nil {
-		s.timer.Stop()
-		s.timer = nil
 	}
 }
 
