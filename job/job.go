@@ -276,14 +276,7 @@ func (r *Runner) Abort() { r.abort() }
 
 // heartbeat renews the leases of running jobs until stop is closed.
 func (r *Runner) heartbeat(stop chan struct{}) {
-	t := time.NewTicker(r.cfg.Lease / 3)
-	defer t.Stop()
-	for {
-		select {
-		case <-stop:
-			return
-		case <-t.C:
-		}
+	Heartbeat(stop, r.cfg.Lease, func(ctx context.Context, until time.Time) {
 		r.runMu.Lock()
 		leases := make([]tote.JobLease, 0, len(r.running))
 		for id, attempt := range r.running {
@@ -291,14 +284,29 @@ func (r *Runner) heartbeat(stop chan struct{}) {
 		}
 		r.runMu.Unlock()
 		if len(leases) == 0 {
-			continue
+			return
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), r.cfg.Lease/2)
-		_, err := r.store.ExtendJobLeases(ctx, leases, r.clock.Now().Add(r.cfg.Lease))
-		cancel()
-		if err != nil {
+		if _, err := r.store.ExtendJobLeases(ctx, leases, until); err != nil {
 			r.log.Error("renew job leases", "jobs", len(leases), "err", err)
 		}
+	}, r.clock)
+}
+
+// Heartbeat calls renew every third of lease until stop is closed, with
+// the time the leases it renews should now end and a context bounded by
+// half a lease: a lease renewed that often survives two missed beats.
+func Heartbeat(stop <-chan struct{}, lease time.Duration, renew func(ctx context.Context, until time.Time), clock tote.Clock) {
+	t := time.NewTicker(lease / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), lease/2)
+		renew(ctx, clock.Now().Add(lease))
+		cancel()
 	}
 }
 

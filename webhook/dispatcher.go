@@ -207,30 +207,20 @@ func (d *Dispatcher) Run(ctx context.Context) {
 // heartbeat renews the leases of the deliveries being sent until stop is
 // closed.
 func (d *Dispatcher) heartbeat(stop chan struct{}) {
-	t := time.NewTicker(d.Lease / 3)
-	defer t.Stop()
-	for {
-		select {
-		case <-stop:
-			return
-		case <-t.C:
-		}
+	job.Heartbeat(stop, d.Lease, func(ctx context.Context, until time.Time) {
 		d.mu.Lock()
-		ids := make([]tote.DeliveryClaim, 0, len(d.claimed))
+		claims := make([]tote.DeliveryClaim, 0, len(d.claimed))
 		for id, claim := range d.claimed {
-			ids = append(ids, tote.DeliveryClaim{DeliveryID: id, Claim: claim})
+			claims = append(claims, tote.DeliveryClaim{DeliveryID: id, Claim: claim})
 		}
 		d.mu.Unlock()
-		if len(ids) == 0 {
-			continue
+		if len(claims) == 0 {
+			return
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), d.Lease/2)
-		err := d.Store.ExtendDeliveryLeases(ctx, ids, d.Clock.Now().Add(d.Lease))
-		cancel()
-		if err != nil {
-			d.Log.Error("renew webhook delivery leases", "deliveries", len(ids), "err", err)
+		if err := d.Store.ExtendDeliveryLeases(ctx, claims, until); err != nil {
+			d.Log.Error("renew webhook delivery leases", "deliveries", len(claims), "err", err)
 		}
-	}
+	}, d.Clock)
 }
 
 func (d *Dispatcher) endpointLimit() int {

@@ -116,14 +116,8 @@ func (c *Connector) Cancel(ctx context.Context, merchantID int64, reference, rea
 				Message: "unreadable answer from the sandbox platform: " + err.Error()}
 		}
 		return rec, nil
-	case res.status == http.StatusNotFound:
-		return nil, fmt.Errorf("sandbox order %q of merchant %d: %w", reference, merchantID, tote.ErrNotFound)
-	case res.status == http.StatusTooManyRequests || res.status >= 500:
-		e := res.platformErrorOf(tote.PlatformRetryable, tote.ErrorTypeExternalCancelOrder)
-		e.RetryAfter = retryAfter(res.header.Get("Retry-After"), c.clock().Now())
-		return nil, e
 	default:
-		return nil, res.platformErrorOf(tote.PlatformRejected, tote.ErrorTypeExternalCancelOrder)
+		return nil, c.refusal(res, tote.ErrorTypeExternalCancelOrder, merchantID, reference)
 	}
 }
 
@@ -147,14 +141,25 @@ func (c *Connector) Refund(ctx context.Context, merchantID int64, reference stri
 		}
 		out := toPlatformRefund(rf)
 		return &out, nil
-	case res.status == http.StatusNotFound:
-		return nil, fmt.Errorf("sandbox order %q of merchant %d: %w", reference, merchantID, tote.ErrNotFound)
-	case res.status == http.StatusTooManyRequests || res.status >= 500:
-		e := res.platformErrorOf(tote.PlatformRetryable, tote.ErrorTypeExternalWriteOrder)
-		e.RetryAfter = retryAfter(res.header.Get("Retry-After"), c.clock().Now())
-		return nil, e
 	default:
-		return nil, res.platformErrorOf(tote.PlatformRejected, tote.ErrorTypeExternalWriteOrder)
+		return nil, c.refusal(res, tote.ErrorTypeExternalWriteOrder, merchantID, reference)
+	}
+}
+
+// refusal reads a change the platform did not make to an order: none with
+// that reference (ErrNotFound), not now (429 or 5xx: retryable, Retry-After
+// kept), or not at all (any other answer: rejected), of type typ unless
+// the platform names one.
+func (c *Connector) refusal(res reply, typ string, merchantID int64, reference string) error {
+	switch {
+	case res.status == http.StatusNotFound:
+		return fmt.Errorf("sandbox order %q of merchant %d: %w", reference, merchantID, tote.ErrNotFound)
+	case res.status == http.StatusTooManyRequests || res.status >= 500:
+		e := res.platformErrorOf(tote.PlatformRetryable, typ)
+		e.RetryAfter = retryAfter(res.header.Get("Retry-After"), c.clock().Now())
+		return e
+	default:
+		return res.platformErrorOf(tote.PlatformRejected, typ)
 	}
 }
 
