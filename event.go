@@ -175,3 +175,38 @@ func NumberEvents(events []*Event, take func(bagID, n int64) (int64, error)) err
 	}
 	return nil
 }
+
+// PaymentEvents returns the events a new payment transaction implies
+// (LIFECYCLE.md, Payment events), given its bag's financial status after the
+// change: an authorization, AUTHORIZED; a capture, CAPTURED (FAILED when the
+// provider refused it); a refund, REFUNDED or PARTIALLY_REFUNDED as the bag
+// now stands; each with PAYMENT_TRANSACTION_CAPTURE_STATUS_UPDATED after
+// it. A void (a hold released) has no event of its own, so it is UPDATED
+// alone.
+func PaymentEvents(t *PaymentTransaction, bag FinancialStatus) []EventType {
+	var own EventType
+	switch {
+	case t.Status == TransactionFailed:
+		own = EventPaymentFailed
+	case t.Type == TransactionAuthorization:
+		own = EventPaymentAuthorized
+	case t.Type == TransactionCapture:
+		own = EventPaymentCaptured
+	case t.Type == TransactionRefund && bag == FinancialStatusRefunded:
+		own = EventPaymentRefunded
+	case t.Type == TransactionRefund:
+		own = EventPaymentPartiallyRefunded
+	}
+	if own == "" {
+		return []EventType{EventPaymentUpdated}
+	}
+	return []EventType{own, EventPaymentUpdated}
+}
+
+// EventBodies renders what webhook events carry: the entity itself, exactly
+// as the API returns it. Order events carry the whole order, payment events
+// the payment transaction.
+type EventBodies interface {
+	Order(*Order) ([]byte, error)
+	Transaction(*PaymentTransaction) ([]byte, error)
+}

@@ -95,3 +95,32 @@ func TestMergeEvents(t *testing.T) {
 		})
 	}
 }
+
+func TestPaymentEvents(t *testing.T) {
+	t.Parallel()
+	tx := func(typ, status string) *PaymentTransaction {
+		return &PaymentTransaction{Type: typ, Status: status}
+	}
+	for _, c := range []struct {
+		t    *PaymentTransaction
+		bag  FinancialStatus
+		want []EventType
+	}{
+		{tx(TransactionAuthorization, TransactionCompleted), FinancialStatusAuthorized,
+			[]EventType{EventPaymentAuthorized, EventPaymentUpdated}},
+		{tx(TransactionCapture, TransactionCompleted), FinancialStatusPaid,
+			[]EventType{EventPaymentCaptured, EventPaymentUpdated}},
+		{tx(TransactionCapture, TransactionFailed), FinancialStatusVoided,
+			[]EventType{EventPaymentFailed, EventPaymentUpdated}},
+		{tx(TransactionRefund, TransactionCompleted), FinancialStatusRefunded,
+			[]EventType{EventPaymentRefunded, EventPaymentUpdated}},
+		{tx(TransactionRefund, TransactionCompleted), FinancialStatusPartiallyRefunded,
+			[]EventType{EventPaymentPartiallyRefunded, EventPaymentUpdated}},
+		{tx(TransactionVoid, TransactionCompleted), FinancialStatusVoided,
+			[]EventType{EventPaymentUpdated}},
+	} {
+		if got := PaymentEvents(c.t, c.bag); !slices.Equal(got, c.want) {
+			t.Errorf("%s %s (bag %s): %v, want %v", c.t.Type, c.t.Status, c.bag, got, c.want)
+		}
+	}
+}

@@ -203,6 +203,13 @@ const (
 	TransactionRefund        = "REFUND"
 )
 
+// Payment transaction statuses: the movement happened, or the provider
+// refused it (a capture that failed is recorded, then the hold released).
+const (
+	TransactionCompleted = "COMPLETED"
+	TransactionFailed    = "FAILED"
+)
+
 // PaymentTransaction is one movement of the shopper's money.
 type PaymentTransaction struct {
 	ID                           int64

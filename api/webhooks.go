@@ -251,8 +251,15 @@ func (s *Server) handleSimulate(w http.ResponseWriter, r *http.Request) {
 		DurationMS: float64(res.Duration.Microseconds()) / 1000})
 }
 
-// OrderJSON renders an order exactly as GET /v1/orders/{order_id} returns
-// it: the body of the order's webhook events (lifecycle.Service.Snapshot).
-func OrderJSON(o *tote.Order) ([]byte, error) {
-	return json.Marshal(toOrderBody(o))
+// EventBodies renders webhook event bodies as the API returns the entities
+// (tote.EventBodies): an order as GET /v1/orders/{order_id} returns it, a
+// payment transaction as an entry of its payment_transactions.
+type EventBodies struct{}
+
+// Order renders o as GET /v1/orders/{order_id} returns it.
+func (EventBodies) Order(o *tote.Order) ([]byte, error) { return json.Marshal(toOrderBody(o)) }
+
+// Transaction renders t as the order's payment_transactions list it.
+func (EventBodies) Transaction(t *tote.PaymentTransaction) ([]byte, error) {
+	return json.Marshal(toTransactionBody(t))
 }

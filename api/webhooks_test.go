@@ -1,7 +1,9 @@
 package api_test
 
 import (
+	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -27,7 +29,7 @@ func setupWebhooks(t *testing.T, open storetest.Opener, allowPrivate bool) *bund
 	clock := tote.SystemClock{}
 	apps := &tenant.Service{Store: store, Clock: clock}
 	srv := &api.Server{Store: store, Apps: apps, Clock: clock, Logger: log, AdminKey: adminKey,
-		Webhooks: &webhook.Service{Store: store, Clock: clock, AllowPrivate: allowPrivate, Snapshot: api.OrderJSON,
+		Webhooks: &webhook.Service{Store: store, Clock: clock, AllowPrivate: allowPrivate, Bodies: api.EventBodies{},
 			Sender: &webhook.Sender{Client: webhook.NewClient(5*time.Second, allowPrivate), Clock: clock, AllowPrivate: allowPrivate}}}
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
@@ -145,11 +147,13 @@ func TestWebhookLogResendSimulate(t *testing.T) {
 		b := setupWebhooks(t, open, true)
 		var mu sync.Mutex
 		var got []http.Header
+		var bodies [][]byte
 		status := 200
 		rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			body, _ := io.ReadAll(r.Body)
 			mu.Lock()
 			defer mu.Unlock()
-			got = append(got, r.Header.Clone())
+			got, bodies = append(got, r.Header.Clone()), append(bodies, body)
 			w.WriteHeader(status)
 		}))
 		t.Cleanup(rcv.Close)
@@ -191,7 +195,17 @@ func TestWebhookLogResendSimulate(t *testing.T) {
 			h.Get("webhook-signature") == "" || h.Get("X-Violet-Event-Id") != res["event_id"] {
 			t.Fatalf("simulated request headers %v", h)
 		}
+		// A payment event carries a payment transaction, not the order.
+		r = b.do("POST", path+"/simulate", strings.NewReader(`{"event_type": "PAYMENT_TRANSACTION_CAPTURE_STATUS_CAPTURED"}`), b.app())
+		if r.status != 200 || r.json(t)["status"] != "SUCCEEDED" {
+			t.Fatalf("simulate a payment event = %d %s", r.status, r.body)
+		}
 		mu.Lock()
+		var tr map[string]any
+		if err := json.Unmarshal(bodies[len(bodies)-1], &tr); err != nil || tr["type"] != "CAPTURE" || tr["amount"] != 3500.0 ||
+			tr["status"] != "COMPLETED" || tr["bags"] != nil {
+			t.Fatalf("simulated payment event body %s (%v)", bodies[len(bodies)-1], err)
+		}
 		status = 500
 		mu.Unlock()
 		r = b.do("POST", path+"/simulate", strings.NewReader(`{"event_type": "ORDER_UPDATED"}`), b.app())

@@ -27,11 +27,12 @@ type Service struct {
 	// NewEventID makes event ids (default: "evt_" and a UUIDv7, so ids sort
 	// by creation time).
 	NewEventID func() string
-	// Snapshot renders an order as the API returns it. Each event's payload
-	// (the body its webhooks deliver) is the order after all the command's
-	// writes, so it shows the bag versions, errors and transactions of the
-	// change. cmd/tote wires api.OrderJSON; nil records events without one.
-	Snapshot func(*tote.Order) ([]byte, error)
+	// Bodies render the events' payloads (the bodies their webhooks
+	// deliver), after all the command's writes: an order event carries the
+	// order, so it shows the bag versions, errors and transactions of the
+	// change; a payment event carries its new transaction. cmd/tote wires
+	// api.EventBodies; nil records events without a payload.
+	Bodies tote.EventBodies
 	// Committed, when set, is told each command's result once it has
 	// committed (a request waiting on the order can look at it instead of
 	// reading it back). It must not block, nor change the result, which
@@ -244,13 +245,35 @@ func (s *Service) applyTo(ctx context.Context, tx tote.Tx, c Command, o *tote.Or
 			})
 		}
 	}
-	if len(res.Events) > 0 && s.Snapshot != nil {
-		payload, err := s.Snapshot(o)
+	if len(res.Events) > 0 && s.Bodies != nil {
+		payload, err := s.Bodies.Order(o)
 		if err != nil {
 			return nil, fmt.Errorf("snapshot of order %d for its events: %w", o.ID, err)
 		}
 		for _, e := range res.Events {
 			e.Payload = payload
+		}
+	}
+	// Payment events follow the order events: the change, then the money.
+	for _, t := range newTransactions {
+		var bagID, version int64
+		financial := tote.FinancialStatus("")
+		for _, b := range o.Bags {
+			if b.ID == t.BagID {
+				bagID, version, financial = b.ID, b.Version, b.FinancialStatus
+			}
+		}
+		var payload []byte
+		if s.Bodies != nil {
+			if payload, err = s.Bodies.Transaction(t); err != nil {
+				return nil, fmt.Errorf("payment transaction %d for its events: %w", t.ID, err)
+			}
+		}
+		for _, typ := range tote.PaymentEvents(t, financial) {
+			res.Events = append(res.Events, &tote.Event{
+				ID: s.newEventID(), AppID: o.AppID, Type: typ, OrderID: o.ID, BagID: bagID,
+				BagVersion: version, Payload: payload, DateCreated: now,
+			})
 		}
 	}
 	if err := tx.InsertEvents(ctx, res.Events); err != nil {

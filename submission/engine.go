@@ -339,7 +339,7 @@ func (e *Engine) PlaceOrder(ctx context.Context, app *tote.App, r *OrderRequest)
 				b.SubmitAttempts, b.DateSubmitted = 1, &c.Now
 				c.Order.Transactions = append(c.Order.Transactions, &tote.PaymentTransaction{
 					BagID: b.ID, Type: tote.TransactionAuthorization, Amount: b.Total, Currency: b.Currency,
-					Status: "COMPLETED", PaymentProvider: tote.PaymentProviderSandbox,
+					Status: tote.TransactionCompleted, PaymentProvider: tote.PaymentProviderSandbox,
 					PaymentProviderTransactionID: intent.ID, DateCreated: c.Now,
 				})
 				c.Jobs = append(c.Jobs, jobParams(KindSubmitBag, bagArgs{c.Order.ID, b.ID}, c.Now, unlimited))

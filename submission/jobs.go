@@ -308,7 +308,13 @@ func (e *Engine) settle(ctx context.Context, o *tote.Order, done []int64) error 
 		_, err := e.Lifecycle.Apply(ctx, lifecycle.Command{OrderID: o.ID, CompleteJobs: done,
 			Run: func(st *tote.OrderState, _ int) (tote.Outcome, error) { return st.CaptureFailed() },
 			Edit: func(c *lifecycle.Change) error {
-				for _, b := range c.Order.Bags {
+				for i, b := range c.Order.Bags {
+					if i < len(st.Bags) && st.Bags[i].Chargeable() {
+						// The capture the bag owed, refused.
+						failed := transaction(c, b, tote.TransactionCapture, b.Total, intentID)
+						failed.Status = tote.TransactionFailed
+						c.Order.Transactions = append(c.Order.Transactions, failed)
+					}
 					if b.FinancialStatus == tote.FinancialStatusVoided {
 						c.Order.Transactions = append(c.Order.Transactions, transaction(c, b, tote.TransactionVoid, b.Total, intentID))
 					}
@@ -350,7 +356,7 @@ func holdsAuthorization(o *tote.Order) bool {
 }
 
 func transaction(c *lifecycle.Change, b *tote.Bag, typ string, amount int64, intentID string) *tote.PaymentTransaction {
-	return &tote.PaymentTransaction{BagID: b.ID, Type: typ, Amount: amount, Currency: b.Currency, Status: "COMPLETED",
+	return &tote.PaymentTransaction{BagID: b.ID, Type: typ, Amount: amount, Currency: b.Currency, Status: tote.TransactionCompleted,
 		PaymentProvider: tote.PaymentProviderSandbox, PaymentProviderTransactionID: intentID, DateCreated: c.Now}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -23,9 +24,9 @@ type Service struct {
 	// AllowPrivate accepts http and private endpoints
 	// (--webhook-allow-private).
 	AllowPrivate bool
-	// Snapshot renders an order as the API returns it (the body of order
-	// events), for simulated events.
-	Snapshot func(*tote.Order) ([]byte, error)
+	// Bodies render the entities simulated events carry, as the API returns
+	// them; nil sends "{}".
+	Bodies tote.EventBodies
 	// NewEventID makes the event ids of resends and simulated events
 	// (default: "evt_" and a UUIDv7, like recorded events).
 	NewEventID func() string
@@ -325,8 +326,8 @@ func (s *Service) Simulate(ctx context.Context, app *tote.App, appSecret string,
 		}
 	}
 	m.Body = []byte("{}")
-	if s.Snapshot != nil {
-		if m.Body, err = s.Snapshot(o); err != nil {
+	if s.Bodies != nil {
+		if m.Body, err = s.simulatedBody(typ, o, &m); err != nil {
 			return nil, err
 		}
 	}
@@ -340,6 +341,32 @@ func (s *Service) Simulate(ctx context.Context, app *tote.App, appSecret string,
 		}
 	}
 	return out, nil
+}
+
+// simulatedBody renders what an event of type typ about order o carries: a
+// payment event, the order's latest payment transaction (a sample one when
+// it has none, amount the order's total); any other, the order.
+func (s *Service) simulatedBody(typ tote.EventType, o *tote.Order, m *Message) ([]byte, error) {
+	if !strings.HasPrefix(string(typ), "PAYMENT_TRANSACTION_") {
+		return s.Bodies.Order(o)
+	}
+	var t *tote.PaymentTransaction
+	if n := len(o.Transactions); n > 0 {
+		t = o.Transactions[n-1]
+	} else {
+		t = &tote.PaymentTransaction{OrderID: o.ID, Type: tote.TransactionCapture, Amount: o.Total, Currency: o.Currency,
+			Status: tote.TransactionCompleted, PaymentProvider: tote.PaymentProviderSandbox, DateCreated: o.DateLastModified}
+		if len(o.Bags) > 0 {
+			t.BagID = o.Bags[0].ID
+		}
+	}
+	m.BagID, m.BagVersion = 0, 0
+	for _, b := range o.Bags {
+		if b.ID == t.BagID && b.ID != 0 {
+			m.BagID, m.BagVersion = b.ID, b.Version
+		}
+	}
+	return s.Bodies.Transaction(t)
 }
 
 // sampleOrder is the body of a simulated event without an order: a

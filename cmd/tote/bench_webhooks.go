@@ -86,7 +86,7 @@ func benchWebhooks(ctx context.Context, args []string, stdout, stderr io.Writer)
 		b.endpoint = b.workers
 	}
 	var err error
-	if b.body, err = api.OrderJSON(benchOrder()); err != nil {
+	if b.body, err = (api.EventBodies{}).Order(benchOrder()); err != nil {
 		return err
 	}
 	if b.rcv, err = startBenchReceiver(); err != nil {

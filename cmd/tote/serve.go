@@ -174,7 +174,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	self := selfURL(sandboxLn.Addr())
 	engine := &submission.Engine{
 		Store: store, Clock: clock, Log: log,
-		Lifecycle:       &lifecycle.Service{Store: store, Clock: clock, Snapshot: api.OrderJSON},
+		Lifecycle:       &lifecycle.Service{Store: store, Clock: clock, Bodies: api.EventBodies{}},
 		Platform:        &platformsandbox.Connector{BaseURL: self + "/sandbox/platform", Key: sandboxKey, Timeout: c.platformTimeout, Clock: clock},
 		Payments:        &paymentsandbox.Client{BaseURL: self + "/sandbox/payments", Key: sandboxKey},
 		MaxAttempts:     c.submitAttempts,
@@ -201,7 +201,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	go sandboxServer.Serve(sandboxLn)
 	defer sandboxServer.Close()
 	srv.Webhooks = &webhook.Service{Store: store, Clock: clock, Sender: sender, AllowPrivate: c.webhookAllowPrivate,
-		Snapshot: api.OrderJSON}
+		Bodies: api.EventBodies{}}
 	for _, rt := range platform.OperatorRoutes() {
 		srv.OperatorRoutes = append(srv.OperatorRoutes, api.Route{Method: rt.Method, Path: rt.Path, Handler: rt.Handler})
 	}

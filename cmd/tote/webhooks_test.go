@@ -440,3 +440,75 @@ func metric(exposition, series string) float64 {
 	}
 	return 0
 }
+
+// TestPaymentWebhooks: a channel subscribed to payment events learns of
+// each authorization, capture and failed capture, with the transaction, as
+// the order's payment_transactions list it, as the body.
+func TestPaymentWebhooks(t *testing.T) {
+	t.Parallel()
+	storetest.EachKind(t, func(t *testing.T, k storetest.Kind) {
+		flag, value := k.URL(t)
+		s := openShop(t, serve(t, append([]string{flag, value}, hookFlags...)...))
+		rcv := newHookReceiver(t, s.app["X-Violet-App-Secret"])
+		topics := []string{"PAYMENT_TRANSACTION_CAPTURE_STATUS_AUTHORIZED", "PAYMENT_TRANSACTION_CAPTURE_STATUS_CAPTURED",
+			"PAYMENT_TRANSACTION_CAPTURE_STATUS_FAILED", "PAYMENT_TRANSACTION_CAPTURE_STATUS_UPDATED"}
+		for _, topic := range topics {
+			s.subscribe(rcv, topic)
+		}
+		_, bag1 := s.merchant(`{"submit": "ACCEPT"}`)
+		_, bag2 := s.merchant(`{"submit": "ACCEPT"}`)
+		code, paid := s.place(dos("paid", bag1, bag2))
+		if code != 200 || paid["status"] != "COMPLETED" {
+			t.Fatalf("DOS = %d %v", code, paid["status"])
+		}
+		code, failed := s.place(strings.Replace(dos("capture-fails", bag1), "tok_visa", "tok_captureFails", 1))
+		if code != 200 || failed["status"] != "IN_PROGRESS" {
+			t.Fatalf("failed capture = %d %v", code, failed["status"])
+		}
+
+		// What the API lists, by transaction id.
+		want := map[string]map[string]any{}
+		for _, o := range []map[string]any{s.order(paid["id"]), s.order(failed["id"])} {
+			for _, tr := range o["payment_transactions"].([]any) {
+				want[fmt.Sprint(tr.(map[string]any)["id"])] = tr.(map[string]any)
+			}
+		}
+		// authorizations: 3 (two bags, one bag); captures: 2; failed: 1;
+		// UPDATED alongside each, and alone for the failed order's void.
+		counts := map[string]int{topics[0]: 3, topics[1]: 2, topics[2]: 1, topics[3]: 7}
+		waitUntil(t, 20*time.Second, "every payment event", func() bool {
+			for topic, n := range counts {
+				if len(rcv.eventIDs(topic)) != n {
+					return false
+				}
+			}
+			return true
+		})
+		rcv.mu.Lock()
+		defer rcv.mu.Unlock()
+		kinds := map[string]int{}
+		for id, calls := range rcv.received {
+			c := calls[0]
+			var got map[string]any
+			if err := json.Unmarshal(c.body, &got); err != nil {
+				t.Fatalf("%s %s: body %q: %v", c.topic, id, c.body, err)
+			}
+			w := want[fmt.Sprint(got["id"])]
+			if w == nil || fmt.Sprint(got) != fmt.Sprint(w) {
+				t.Fatalf("%s carries %s; the API lists %v", c.topic, c.body, w)
+			}
+			if c.bag != fmt.Sprint(got["bag_id"]) || c.order != fmt.Sprint(got["order_id"]) {
+				t.Errorf("%s: X-Violet-Order-Id %s, X-Violet-Bag-Id %s for %v", c.topic, c.order, c.bag, got)
+			}
+			kinds[fmt.Sprint(c.topic, " ", got["type"], " ", got["status"])]++
+		}
+		wantKinds := map[string]int{
+			topics[0] + " AUTHORIZATION COMPLETED": 3, topics[3] + " AUTHORIZATION COMPLETED": 3,
+			topics[1] + " CAPTURE COMPLETED": 2, topics[3] + " CAPTURE COMPLETED": 2,
+			topics[2] + " CAPTURE FAILED": 1, topics[3] + " CAPTURE FAILED": 1, topics[3] + " VOID COMPLETED": 1,
+		}
+		if !maps.Equal(kinds, wantKinds) {
+			t.Fatalf("events by topic, type and status: %v, want %v", kinds, wantKinds)
+		}
+	})
+}
