@@ -198,9 +198,9 @@ type DeliveryOutcome struct {
 	// Pause, on a failed attempt, pauses the subscription when its
 	// endpoint has failed too often.
 	Pause *PausePolicy
-	// Postpone: no attempt was made (the subscription is paused, or its
-	// endpoint busy); the delivery keeps its status and is due again at
-	// NextAttempt.
+	// Postpone: no attempt was made (its endpoint was busy, or the process
+	// is shutting down); the delivery keeps its status and is due again at
+	// NextAttempt. (A paused subscription's deliveries are not claimed.)
 	Postpone bool
 	// Claim is the claim the turn was made under (DeliveryToSend.Claim);
 	// zero for none. A postponement under a claim that is no longer the
@@ -293,9 +293,12 @@ type WebhookStore interface {
 	WebhookReader
 	// ClaimDeliveries takes up to p.Limit due deliveries (pending, not
 	// waiting for their turn, their next attempt due and no live claim on
-	// them), oldest due first, claims them until p.Now+p.Lease, and
-	// returns each with its subscription, body and app key. Two claimers
-	// never get the same delivery while a claim holds.
+	// them, their subscription not paused at p.Now), oldest due first,
+	// claims them until p.Now+p.Lease, and returns each with its
+	// subscription, body and app key. Two claimers never get the same
+	// delivery while a claim holds. (When a subscription is paused, its
+	// pending deliveries are put off to the pause's end, and those fanned
+	// out during it start due then; reactivating it makes them due at once.)
 	ClaimDeliveries(ctx context.Context, p ClaimDeliveriesParams) ([]*DeliveryToSend, error)
 	// ExtendDeliveryLeases moves the given claims, those still current, to
 	// until (a dispatcher's heartbeat while it sends them).

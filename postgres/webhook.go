@@ -307,6 +307,7 @@ var sqlClaimDeliveries = `
 		UPDATE webhook_deliveries SET lease_until = $1, claim_token = claim_token + 1
 		WHERE id IN (SELECT id FROM webhook_deliveries WHERE due_at <= $2 AND (lease_until IS NULL OR lease_until <= $2)
 				AND webhook_id <> ALL($4)
+				AND webhook_id NOT IN (SELECT id FROM webhooks WHERE paused_until > $2)
 			ORDER BY due_at, id LIMIT $3 FOR UPDATE SKIP LOCKED)
 		RETURNING *)
 	SELECT ` + deliveryColumns("d.") + `, w.id, w.app_id, w.event, w.remote_endpoint, w.status,
@@ -390,6 +391,7 @@ func (tx *Tx) fanOut(ctx context.Context, events []*tote.Event) error {
 		id      int64
 		event   tote.EventType
 		ordered bool
+		paused  *time.Time // until then its new deliveries wait
 	}
 	subs := map[int64][]sub{}
 	for _, e := range events {
@@ -400,7 +402,7 @@ func (tx *Tx) fanOut(ctx context.Context, events []*tote.Event) error {
 		// for and then skipped, rather than its deliveries' foreign key
 		// failing this (unrelated) change. Health updates take FOR NO KEY
 		// UPDATE, so they do not hold event recording up.
-		rows, err := tx.tx.Query(ctx, `SELECT id, event, ordered FROM webhooks
+		rows, err := tx.tx.Query(ctx, `SELECT id, event, ordered, paused_until FROM webhooks
 			WHERE app_id = $1 AND status = 'ACTIVE' ORDER BY id FOR KEY SHARE`, e.AppID)
 		if err != nil {
 			return interpretError(err, "find subscriptions")
@@ -408,7 +410,7 @@ func (tx *Tx) fanOut(ctx context.Context, events []*tote.Event) error {
 		list := []sub{}
 		for rows.Next() {
 			var s sub
-			if err := rows.Scan(&s.id, &s.event, &s.ordered); err != nil {
+			if err := rows.Scan(&s.id, &s.event, &s.ordered, &s.paused); err != nil {
 				rows.Close()
 				return interpretError(err, "scan subscription")
 			}
@@ -421,6 +423,7 @@ func (tx *Tx) fanOut(ctx context.Context, events []*tote.Event) error {
 		subs[e.AppID] = list
 	}
 	var plan []*tote.Delivery
+	pausedUntil := map[int64]time.Time{}
 	added := map[streamKey]int64{}
 	for _, e := range events {
 		for _, s := range subs[e.AppID] {
@@ -432,6 +435,9 @@ func (tx *Tx) fanOut(ctx context.Context, events []*tote.Event) error {
 				Sequence: e.Sequence, Status: tote.DeliveryStatusCreated, InStream: s.ordered && e.BagID != 0,
 				DateCreated: e.DateCreated, DateLastModified: e.DateCreated}
 			plan = append(plan, d)
+			if s.paused != nil {
+				pausedUntil[s.id] = *s.paused
+			}
 			if d.InStream {
 				added[streamKey{s.id, e.BagID}]++
 			}
@@ -474,6 +480,9 @@ func (tx *Tx) fanOut(ctx context.Context, events []*tote.Event) error {
 		}
 		if !d.Waiting {
 			due := d.DateCreated
+			if until, ok := pausedUntil[d.WebhookID]; ok && until.After(due) {
+				due = until // the endpoint is paused
+			}
 			d.DateNextAttempt = &due
 		}
 		batch.Queue(sqlInsertDelivery, d.WebhookID, d.AppID, d.EventID, d.SourceEventID, d.EventType, d.OrderID,
@@ -779,6 +788,17 @@ func (tx *Tx) webhookHealth(ctx context.Context, id int64, indexes []int, outcom
 	if n <= o.Pause.Failures {
 		return nil
 	}
+	if level > 0 && paused != nil {
+		// A success since the last pause ended restarts the ladder, even if
+		// its reset was skipped (SKIP LOCKED, above).
+		var ok bool
+		if err := tx.tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM webhook_deliveries
+			WHERE webhook_id = $1 AND status = 'SUCCEEDED' AND date_last_modified >= $2)`, id, *paused).Scan(&ok); err != nil {
+			return interpretError(err, "find a success since the last pause")
+		} else if ok {
+			level = 0
+		}
+	}
 	if level >= len(o.Pause.Pauses) {
 		if _, err := tx.tx.Exec(ctx, `UPDATE webhooks SET status = 'DISABLED', date_last_modified = $1
 			WHERE id = $2`, o.Now, id); err != nil {
@@ -791,6 +811,17 @@ func (tx *Tx) webhookHealth(ctx context.Context, id int64, indexes []int, outcom
 	if _, err := tx.tx.Exec(ctx, `UPDATE webhooks SET paused_until = $1, pause_level = $2 WHERE id = $3`,
 		until, level+1, id); err != nil {
 		return interpretError(err, "pause webhook")
+	}
+	// Its waiting deliveries are due when the pause ends (claims skip a
+	// paused subscription; this keeps them out of the claims' way). Those
+	// being sent keep their claim; SKIP LOCKED leaves those another
+	// transaction holds (waiting for them could deadlock with a concurrent
+	// outcome batch of the same subscription).
+	if _, err := tx.tx.Exec(ctx, `UPDATE webhook_deliveries SET due_at = $1, date_next_attempt = $1
+		WHERE id IN (SELECT id FROM webhook_deliveries WHERE webhook_id = $2 AND due_at < $1
+			AND (lease_until IS NULL OR lease_until <= $3) FOR UPDATE SKIP LOCKED)`,
+		until, id, o.Now); err != nil {
+		return interpretError(err, "put off the paused webhook's deliveries")
 	}
 	results[failed].PausedUntil = &until
 	return nil
@@ -844,7 +875,7 @@ func (s *Store) PruneDeliveries(ctx context.Context, before time.Time) (int64, e
 // put off (and are not being sent) due now.
 func (tx *Tx) WakeDeliveries(ctx context.Context, webhookID int64, now time.Time) (int64, error) {
 	tag, err := tx.tx.Exec(ctx, `
-		UPDATE webhook_deliveries SET due_at = $1
+		UPDATE webhook_deliveries SET due_at = $1, date_next_attempt = $1
 		WHERE webhook_id = $2 AND due_at > $1 AND lease_until IS NULL`, now, webhookID)
 	if err != nil {
 		return 0, interpretError(err, "wake deliveries")

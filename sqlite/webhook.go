@@ -254,7 +254,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p tote.ClaimDeliveriesParam
 	until := micros(p.Now.Add(p.Lease))
 	err := s.inWriteTx(ctx, func(tx *Tx) error {
 		out = out[:0]
-		rows, err := tx.tx.QueryContext(ctx, sqlClaimDeliveries, until, micros(p.Now), micros(p.Now), jsonIDs(p.Skip), p.Limit)
+		rows, err := tx.tx.QueryContext(ctx, sqlClaimDeliveries, until, micros(p.Now), micros(p.Now), jsonIDs(p.Skip), micros(p.Now), p.Limit)
 		if err != nil {
 			return interpretError(err, "claim deliveries")
 		}
@@ -354,6 +354,7 @@ const sqlClaimDeliveries = `
 	UPDATE webhook_deliveries SET lease_until = ?, claim_token = claim_token + 1
 	WHERE id IN (SELECT id FROM webhook_deliveries WHERE due_at <= ? AND (lease_until IS NULL OR lease_until <= ?)
 			AND webhook_id NOT IN (SELECT value FROM json_each(?))
+			AND webhook_id NOT IN (SELECT id FROM webhooks WHERE paused_until > ?)
 		ORDER BY due_at, id LIMIT ? + 0)
 	RETURNING id`
 
@@ -370,7 +371,7 @@ var sqlDeliveriesToSend = `
 
 // The writes of fan-out and of recording outcomes, prepared (prepared.go).
 const (
-	sqlActiveSubscriptions = `SELECT id, event, ordered FROM webhooks WHERE app_id = ? AND status = 'ACTIVE' ORDER BY id`
+	sqlActiveSubscriptions = `SELECT id, event, ordered, paused_until FROM webhooks WHERE app_id = ? AND status = 'ACTIVE' ORDER BY id`
 	sqlStreamAdd           = `
 		INSERT INTO webhook_streams (webhook_id, bag_id, pending) VALUES (?, ?, ?)
 		ON CONFLICT (webhook_id, bag_id) DO UPDATE SET pending = pending + excluded.pending
@@ -475,6 +476,7 @@ func (tx *Tx) fanOut(ctx context.Context, events []*tote.Event) error {
 		id      int64
 		event   tote.EventType
 		ordered bool
+		paused  *time.Time // until then its new deliveries wait
 	}
 	subs := map[int64][]sub{}
 	for _, e := range events {
@@ -488,10 +490,12 @@ func (tx *Tx) fanOut(ctx context.Context, events []*tote.Event) error {
 		list := []sub{}
 		for rows.Next() {
 			var s sub
-			if err := rows.Scan(&s.id, &s.event, &s.ordered); err != nil {
+			var paused sql.NullInt64
+			if err := rows.Scan(&s.id, &s.event, &s.ordered, &paused); err != nil {
 				rows.Close()
 				return interpretError(err, "scan subscription")
 			}
+			s.paused = fromNullMicros(paused)
 			list = append(list, s)
 		}
 		rows.Close()
@@ -501,6 +505,7 @@ func (tx *Tx) fanOut(ctx context.Context, events []*tote.Event) error {
 		subs[e.AppID] = list
 	}
 	var plan []*tote.Delivery
+	pausedUntil := map[int64]time.Time{}
 	added := map[streamKey]int64{}
 	for _, e := range events {
 		for _, s := range subs[e.AppID] {
@@ -512,6 +517,9 @@ func (tx *Tx) fanOut(ctx context.Context, events []*tote.Event) error {
 				Sequence: e.Sequence, Status: tote.DeliveryStatusCreated, InStream: s.ordered && e.BagID != 0,
 				DateCreated: e.DateCreated, DateLastModified: e.DateCreated}
 			plan = append(plan, d)
+			if s.paused != nil {
+				pausedUntil[s.id] = *s.paused
+			}
 			if d.InStream {
 				added[streamKey{s.id, e.BagID}]++
 			}
@@ -544,6 +552,9 @@ func (tx *Tx) fanOut(ctx context.Context, events []*tote.Event) error {
 		}
 		if !d.Waiting {
 			due := d.DateCreated
+			if until, ok := pausedUntil[d.WebhookID]; ok && until.After(due) {
+				due = until // the endpoint is paused
+			}
 			d.DateNextAttempt = &due
 		}
 		if err := tx.insertDelivery(ctx, d); err != nil {
@@ -808,6 +819,17 @@ func (tx *Tx) webhookHealth(ctx context.Context, id int64, indexes []int, outcom
 	if n <= o.Pause.Failures {
 		return nil
 	}
+	if level > 0 && paused.Valid {
+		// A success since the last pause ended restarts the ladder (as its
+		// reset did; on PostgreSQL that reset may be skipped).
+		var ok bool
+		if err := tx.tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM webhook_deliveries
+			WHERE webhook_id = ? AND status = 'SUCCEEDED' AND date_last_modified >= ?)`, id, paused.Int64).Scan(&ok); err != nil {
+			return interpretError(err, "find a success since the last pause")
+		} else if ok {
+			level = 0
+		}
+	}
 	if level >= len(o.Pause.Pauses) {
 		if _, err := tx.tx.ExecContext(ctx, `UPDATE webhooks SET status = 'DISABLED', date_last_modified = ?
 			WHERE id = ?`, micros(o.Now), id); err != nil {
@@ -820,6 +842,14 @@ func (tx *Tx) webhookHealth(ctx context.Context, id int64, indexes []int, outcom
 	if _, err := tx.tx.ExecContext(ctx, `UPDATE webhooks SET paused_until = ?, pause_level = ? WHERE id = ?`,
 		micros(until), level+1, id); err != nil {
 		return interpretError(err, "pause webhook")
+	}
+	// Its waiting deliveries are due when the pause ends (claims skip a
+	// paused subscription; this keeps them out of the claims' way). Those
+	// being sent keep their claim.
+	if _, err := tx.tx.ExecContext(ctx, `UPDATE webhook_deliveries SET due_at = ?1, date_next_attempt = ?1
+		WHERE webhook_id = ?2 AND due_at < ?1 AND (lease_until IS NULL OR lease_until <= ?3)`,
+		micros(until), id, micros(o.Now)); err != nil {
+		return interpretError(err, "put off the paused webhook's deliveries")
 	}
 	results[failed].PausedUntil = &until
 	return nil
@@ -873,9 +903,9 @@ func (s *Store) PruneDeliveries(ctx context.Context, before time.Time) (int64, e
 // put off (and are not being sent) due now.
 func (tx *Tx) WakeDeliveries(ctx context.Context, webhookID int64, now time.Time) (int64, error) {
 	res, err := tx.tx.ExecContext(ctx, `
-		UPDATE webhook_deliveries SET due_at = ?
-		WHERE webhook_id = ? AND due_at > ? AND lease_until IS NULL`,
-		micros(now), webhookID, micros(now))
+		UPDATE webhook_deliveries SET due_at = ?1, date_next_attempt = ?1
+		WHERE webhook_id = ?2 AND due_at > ?1 AND lease_until IS NULL`,
+		micros(now), webhookID)
 	if err != nil {
 		return 0, interpretError(err, "wake deliveries")
 	}

@@ -40,6 +40,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("DeliveryHealth", func(t *testing.T) { t.Parallel(); testDeliveryHealth(t, open) })
 	t.Run("DeliveryClaims", func(t *testing.T) { t.Parallel(); testDeliveryClaims(t, open) })
 	t.Run("WakeDeliveries", func(t *testing.T) { t.Parallel(); testWakeDeliveries(t, open) })
+	t.Run("PausedDeliveries", func(t *testing.T) { t.Parallel(); testPausedDeliveries(t, open) })
 }
 
 // App creates an app (fixture).

@@ -299,10 +299,6 @@ func (d *Dispatcher) attempt(ds *tote.DeliveryToSend, sent func()) {
 			Status: tote.DeliveryStatusCancelled, Error: "subscription is " + string(w.Status), Claim: ds.Claim})
 		return
 	}
-	if w.PausedUntil != nil && now.Before(*w.PausedUntil) {
-		postpone(now.Add(jitter(w.PausedUntil.Sub(now), 0.05)+time.Second), "endpoint paused")
-		return
-	}
 	if !d.acquire(w.ID) {
 		postpone(now.Add(busyWait()), "endpoint busy")
 		return

@@ -24,6 +24,16 @@ CREATE INDEX webhook_deliveries_due ON webhook_deliveries (due_at, id) WHERE due
 ALTER TABLE webhook_deliveries SET (fillfactor = 80);
 
 -- +goose Down
+-- Back to a job per delivery: each pending delivery that is due (not waiting
+-- for its turn) gets its deliver_webhook job again, and each successful
+-- delivery its attempt row, so none is stranded or loses its log.
+INSERT INTO jobs (kind, args, state, max_attempts, run_at, created_at)
+    SELECT 'deliver_webhook', convert_to('{"delivery_id":' || id || '}', 'UTF8'), 'available', 1073741824, due_at, date_created
+    FROM webhook_deliveries WHERE due_at IS NOT NULL ORDER BY id;
+INSERT INTO webhook_delivery_attempts (delivery_id, webhook_id, attempt, status_code, error, succeeded,
+        duration_us, date_created)
+    SELECT id, webhook_id, attempts, status_code, '', TRUE, duration_us, date_last_modified
+    FROM webhook_deliveries WHERE status = 'SUCCEEDED';
 ALTER TABLE webhook_deliveries RESET (fillfactor);
 DROP INDEX webhook_deliveries_due;
 ALTER TABLE webhook_deliveries DROP COLUMN duration_us;

@@ -21,6 +21,16 @@ DELETE FROM jobs WHERE kind = 'deliver_webhook';
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries (due_at, id) WHERE due_at IS NOT NULL;
 
 -- +goose Down
+-- Back to a job per delivery: each pending delivery that is due (not waiting
+-- for its turn) gets its deliver_webhook job again, and each successful
+-- delivery its attempt row, so none is stranded or loses its log.
+INSERT INTO jobs (kind, args, state, max_attempts, run_at, created_at)
+    SELECT 'deliver_webhook', CAST('{"delivery_id":' || id || '}' AS BLOB), 'available', 1073741824, due_at, date_created
+    FROM webhook_deliveries WHERE due_at IS NOT NULL ORDER BY id;
+INSERT INTO webhook_delivery_attempts (delivery_id, webhook_id, attempt, status_code, error, succeeded,
+        duration_us, date_created)
+    SELECT id, webhook_id, attempts, status_code, '', 1, duration_us, date_last_modified
+    FROM webhook_deliveries WHERE status = 'SUCCEEDED';
 DROP INDEX webhook_deliveries_due;
 ALTER TABLE webhook_deliveries DROP COLUMN duration_us;
 ALTER TABLE webhook_deliveries DROP COLUMN claim_token;
