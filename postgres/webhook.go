@@ -562,7 +562,10 @@ const (
 	sqlStreamEnd        = `UPDATE webhook_streams SET pending = pending - 1 WHERE webhook_id = $1 AND bag_id = $2 RETURNING pending`
 	sqlStreamDelete     = `DELETE FROM webhook_streams WHERE webhook_id = $1 AND bag_id = $2 AND pending <= 0`
 	sqlStreamNext       = `
-		UPDATE webhook_deliveries SET waiting = FALSE, date_next_attempt = $1, due_at = $1, date_last_modified = $1
+		UPDATE webhook_deliveries SET waiting = FALSE, date_last_modified = $1,
+			-- due now, or when its subscription's pause ends
+			date_next_attempt = greatest($1, (SELECT paused_until FROM webhooks WHERE id = $2)),
+			due_at = greatest($1, (SELECT paused_until FROM webhooks WHERE id = $2))
 		WHERE id = (SELECT id FROM webhook_deliveries WHERE webhook_id = $2 AND bag_id = $3 AND waiting
 			ORDER BY sequence, id LIMIT 1)
 		RETURNING id`
@@ -876,7 +879,7 @@ func (s *Store) PruneDeliveries(ctx context.Context, before time.Time) (int64, e
 func (tx *Tx) WakeDeliveries(ctx context.Context, webhookID int64, now time.Time) (int64, error) {
 	tag, err := tx.tx.Exec(ctx, `
 		UPDATE webhook_deliveries SET due_at = $1, date_next_attempt = $1
-		WHERE webhook_id = $2 AND due_at > $1 AND lease_until IS NULL`, now, webhookID)
+		WHERE webhook_id = $2 AND due_at > $1 AND (lease_until IS NULL OR lease_until <= $1)`, now, webhookID)
 	if err != nil {
 		return 0, interpretError(err, "wake deliveries")
 	}

@@ -430,8 +430,12 @@ const (
 		RETURNING webhook_streams.webhook_id, webhook_streams.bag_id, webhook_streams.pending`
 	sqlStreamDelete = `DELETE FROM webhook_streams WHERE webhook_id = ? AND bag_id = ? AND pending <= 0`
 	sqlStreamsNext  = `
-		UPDATE webhook_deliveries SET waiting = 0, date_next_attempt = j.value->>2, due_at = j.value->>2,
-			date_last_modified = j.value->>2
+		UPDATE webhook_deliveries SET waiting = 0, date_last_modified = j.value->>2,
+			-- due now, or when its subscription's pause ends
+			date_next_attempt = max(j.value->>2, coalesce((SELECT w.paused_until FROM webhooks w
+				WHERE w.id = webhook_deliveries.webhook_id), 0)),
+			due_at = max(j.value->>2, coalesce((SELECT w.paused_until FROM webhooks w
+				WHERE w.id = webhook_deliveries.webhook_id), 0))
 		FROM json_each(?) j
 		WHERE webhook_deliveries.id = (SELECT d.id FROM webhook_deliveries d
 			WHERE d.webhook_id = j.value->>0 AND d.bag_id = j.value->>1 AND d.waiting = 1
@@ -904,7 +908,7 @@ func (s *Store) PruneDeliveries(ctx context.Context, before time.Time) (int64, e
 func (tx *Tx) WakeDeliveries(ctx context.Context, webhookID int64, now time.Time) (int64, error) {
 	res, err := tx.tx.ExecContext(ctx, `
 		UPDATE webhook_deliveries SET due_at = ?1, date_next_attempt = ?1
-		WHERE webhook_id = ?2 AND due_at > ?1 AND lease_until IS NULL`,
+		WHERE webhook_id = ?2 AND due_at > ?1 AND (lease_until IS NULL OR lease_until <= ?1)`,
 		micros(now), webhookID)
 	if err != nil {
 		return 0, interpretError(err, "wake deliveries")

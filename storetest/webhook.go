@@ -748,7 +748,8 @@ func testWakeDeliveries(t *testing.T, open Opener) {
 
 // testPausedDeliveries: a paused subscription's deliveries are not claimed:
 // those waiting are put off to the pause's end, those fanned out during it
-// start due then, and a retry scheduled inside the pause waits too; other
+// start due then, and a retry of an attempt that was in flight when the
+// pause began, scheduled inside the pause, waits too; other
 // subscriptions are not held up; reactivating the subscription makes every
 // one due at once. (A claimed delivery is never postponed for a pause, so a
 // reactivation cannot be outlasted by one.)
@@ -761,20 +762,29 @@ func testPausedDeliveries(t *testing.T, open Opener) {
 	other := Webhook(t, s, a.ID, tote.EventOrderUpdated, "https://b.example.com/fine", false)
 	Events(t, s, o, tote.EventOrderUpdated, o.Bags[0].ID, o.Bags[1].ID)
 
-	// One of w's deliveries is sent and fails, which pauses w for an hour.
-	claimed, err := s.ClaimDeliveries(ctx, tote.ClaimDeliveriesParams{Now: T0, Lease: time.Minute, Limit: 1})
+	// Every delivery is sent. One of w's fails, which pauses w for an
+	// hour; the other, in flight meanwhile, fails after, with a retry
+	// due inside the pause.
+	claimed, err := s.ClaimDeliveries(ctx, tote.ClaimDeliveriesParams{Now: T0, Lease: time.Minute, Limit: 10})
 	noErr(t, err, "claim")
-	equal(t, "claimed", len(claimed), 1)
-	first := claimed[0].Delivery
-	if first.WebhookID != w.ID {
-		t.Fatalf("claimed a delivery of subscription %d, want %d (the oldest)", first.WebhookID, w.ID)
+	equal(t, "claimed", len(claimed), 4)
+	var mine []*tote.Delivery
+	for _, c := range claimed {
+		if c.Delivery.WebhookID == w.ID {
+			mine = append(mine, c.Delivery)
+		} else {
+			record(t, s, succeeded(c.Delivery, T0))
+		}
 	}
+	equal(t, "w's deliveries claimed", len(mine), 2)
+	first := mine[0]
 	out := failed(first, T0, T0.Add(10*time.Second))
 	out.Pause = &tote.PausePolicy{Failures: 0, Window: time.Hour, Pauses: []time.Duration{time.Hour}}
 	res := record(t, s, out)
 	if res[0].PausedUntil == nil || !res[0].PausedUntil.Equal(T0.Add(time.Hour)) {
 		t.Fatalf("paused until %v, want %v", res[0].PausedUntil, T0.Add(time.Hour))
 	}
+	record(t, s, failed(mine[1], T0.Add(time.Second), T0.Add(10*time.Second)))
 	Events(t, s, o, tote.EventOrderUpdated, o.Bags[2].ID) // fanned out during the pause
 
 	// Inside the pause only the other subscription's deliveries come up.
@@ -786,7 +796,7 @@ func testPausedDeliveries(t *testing.T, open Opener) {
 	ws := deliveries(t, s, w.ID)
 	equal(t, "the paused subscription's deliveries", len(ws), 3)
 	for _, d := range ws {
-		if d.ID != first.ID && (d.DateNextAttempt == nil || !d.DateNextAttempt.Equal(T0.Add(time.Hour))) {
+		if d.ID != mine[1].ID && (d.DateNextAttempt == nil || !d.DateNextAttempt.Equal(T0.Add(time.Hour))) {
 			t.Fatalf("delivery %d is due at %v, want the pause's end %v", d.ID, d.DateNextAttempt, T0.Add(time.Hour))
 		}
 	}
