@@ -102,6 +102,12 @@ func (e EventType) IsOrderEvent() bool {
 	return e.Valid() && strings.HasPrefix(string(e), "ORDER_")
 }
 
+// IsPaymentEvent reports whether e is a payment transaction event
+// (PAYMENT_TRANSACTION_*), the kind whose body is a payment transaction.
+func (e EventType) IsPaymentEvent() bool {
+	return e.Valid() && strings.HasPrefix(string(e), "PAYMENT_TRANSACTION_")
+}
+
 // ParseEventType returns the event type spelled exactly s, as in a
 // subscription request. "ORDER_CANCELED" returns EventOrderCancelled: both
 // spellings name one event type, and deliveries use the double L. Anything

@@ -123,4 +123,14 @@ func TestPaymentEvents(t *testing.T) {
 			t.Errorf("%s %s (bag %s): %v, want %v", c.t.Type, c.t.Status, c.bag, got, c.want)
 		}
 	}
+	payment := []EventType{EventPaymentAuthorized, EventPaymentCaptured, EventPaymentRefunded,
+		EventPaymentPartiallyRefunded, EventPaymentFailed, EventPaymentUpdated}
+	for _, e := range EventTypes() {
+		if e.IsPaymentEvent() != slices.Contains(payment, e) {
+			t.Errorf("%s.IsPaymentEvent() = %v", e, e.IsPaymentEvent())
+		}
+	}
+	if EventType("PAYMENT_TRANSACTION_NOPE").IsPaymentEvent() {
+		t.Error("an unknown type is a payment event")
+	}
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -347,7 +346,7 @@ func (s *Service) Simulate(ctx context.Context, app *tote.App, appSecret string,
 // payment event, the order's latest payment transaction (a sample one when
 // it has none, amount the order's total); any other, the order.
 func (s *Service) simulatedBody(typ tote.EventType, o *tote.Order, m *Message) ([]byte, error) {
-	if !strings.HasPrefix(string(typ), "PAYMENT_TRANSACTION_") {
+	if !typ.IsPaymentEvent() {
 		return s.Bodies.Order(o)
 	}
 	var t *tote.PaymentTransaction
