@@ -251,11 +251,7 @@ func (r *Runner) Run(ctx context.Context) {
 		if full && err == nil {
 			continue // there may be more due work; go again at once
 		}
-		wait := r.cfg.PollInterval
-		if failures > 0 {
-			wait = min(time.Duration(failures)*time.Second, 30*time.Second) // database trouble: back off
-		}
-		timer := time.NewTimer(wait)
+		timer := time.NewTimer(IdleWait(r.cfg.PollInterval, failures))
 		select {
 		case <-ctx.Done():
 			timer.Stop()
@@ -415,6 +411,16 @@ func (r *Runner) wakeSoon(t time.Time) {
 
 // stopSoon stops the pending wake-up, when the runner stops.
 func (r *Runner) stopSoon() { r.soon.Stop() }
+
+// IdleWait is how long a claim loop with nothing to do waits before it
+// looks again: the poll interval, or after failures in a row (database
+// trouble) a second per failure, up to 30 s.
+func IdleWait(poll time.Duration, failures int) time.Duration {
+	if failures > 0 {
+		return min(time.Duration(failures)*time.Second, 30*time.Second)
+	}
+	return poll
+}
 
 // WakeTimer calls a wake-up function when work put back for a moment is
 // due, if that comes before the caller's next poll would find it. One

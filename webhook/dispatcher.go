@@ -187,11 +187,7 @@ func (d *Dispatcher) Run(ctx context.Context) {
 		if full {
 			continue // more may be due: go again at once
 		}
-		wait := d.PollInterval
-		if failures > 0 {
-			wait = min(time.Duration(failures)*time.Second, 30*time.Second) // database trouble: back off
-		}
-		timer := time.NewTimer(wait)
+		timer := time.NewTimer(job.IdleWait(d.PollInterval, failures))
 		select {
 		case <-ctx.Done():
 			timer.Stop()
