@@ -564,11 +564,11 @@ const (
 	sqlStreamNext       = `
 		UPDATE webhook_deliveries SET waiting = FALSE, date_last_modified = $1,
 			-- due now, or when its subscription's pause ends
-			date_next_attempt = greatest($1, (SELECT paused_until FROM webhooks WHERE id = $2)),
-			due_at = greatest($1, (SELECT paused_until FROM webhooks WHERE id = $2))
-		WHERE id = (SELECT id FROM webhook_deliveries WHERE webhook_id = $2 AND bag_id = $3 AND waiting
-			ORDER BY sequence, id LIMIT 1)
-		RETURNING id`
+			date_next_attempt = greatest($1, w.paused_until), due_at = greatest($1, w.paused_until)
+		FROM webhooks w
+		WHERE w.id = $2 AND webhook_deliveries.id = (SELECT id FROM webhook_deliveries WHERE webhook_id = $2
+			AND bag_id = $3 AND waiting ORDER BY sequence, id LIMIT 1)
+		RETURNING webhook_deliveries.id`
 )
 
 func (tx *Tx) recordOutcomes(ctx context.Context, outcomes []tote.DeliveryOutcome) ([]tote.DeliveryResult, error) {

@@ -432,11 +432,9 @@ const (
 	sqlStreamsNext  = `
 		UPDATE webhook_deliveries SET waiting = 0, date_last_modified = j.value->>2,
 			-- due now, or when its subscription's pause ends
-			date_next_attempt = max(j.value->>2, coalesce((SELECT w.paused_until FROM webhooks w
-				WHERE w.id = webhook_deliveries.webhook_id), 0)),
-			due_at = max(j.value->>2, coalesce((SELECT w.paused_until FROM webhooks w
-				WHERE w.id = webhook_deliveries.webhook_id), 0))
-		FROM json_each(?) j
+			date_next_attempt = max(j.value->>2, coalesce(w.paused_until, 0)),
+			due_at = max(j.value->>2, coalesce(w.paused_until, 0))
+		FROM json_each(?) j JOIN webhooks w ON w.id = j.value->>0
 		WHERE webhook_deliveries.id = (SELECT d.id FROM webhook_deliveries d
 			WHERE d.webhook_id = j.value->>0 AND d.bag_id = j.value->>1 AND d.waiting = 1
 			ORDER BY d.sequence, d.id LIMIT 1)`
