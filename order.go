@@ -104,7 +104,10 @@ type Event struct {
 	// Sequence numbers a bag's events 1, 2, 3, ... in the order they happened.
 	Sequence int64
 	// BagVersion is the bag's version after the change.
-	BagVersion  int64
+	BagVersion int64
+	// Payload is the body its deliveries carry. The store keeps it only
+	// when a subscription receives the event (the outbox keeps what it must
+	// deliver); an event no one subscribes to is recorded without it.
 	Payload     json.RawMessage
 	DateCreated time.Time
 }

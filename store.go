@@ -104,7 +104,8 @@ type Tx interface {
 	// sequence number (stored on the bag as EventSeq). Each event also fans
 	// out, in this transaction, to every ACTIVE subscription of its app and
 	// type: one Delivery each, due at once unless it waits behind an
-	// earlier delivery of its bag (Webhook.Ordered).
+	// earlier delivery of its bag (Webhook.Ordered). An event's payload is
+	// stored only if at least one subscription receives it.
 	InsertEvents(ctx context.Context, events []*Event) error
 	// InsertJobs adds jobs (see JobParams.Prepared) that become claimable
 	// when the transaction commits, and returns their ids.

@@ -125,6 +125,7 @@ func TestPaymentEventsCarryTheirTransaction(t *testing.T) {
 		s := open(t)
 		o := submitted(t, s)
 		captured := storetest.Webhook(t, s, o.AppID, tote.EventPaymentCaptured, "https://example.com/captured", true)
+		storetest.Webhook(t, s, o.AppID, tote.EventPaymentUpdated, "https://example.com/updated", true)
 		l := svc(s)
 		l.Bodies = testBodies{}
 

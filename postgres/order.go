@@ -460,6 +460,10 @@ func (tx *Tx) InsertEvents(ctx context.Context, events []*tote.Event) error {
 	}); err != nil {
 		return err
 	}
+	subs, err := tx.subscribers(ctx, events)
+	if err != nil {
+		return err
+	}
 	for rest := events; len(rest) > 0; {
 		part := rest[:min(len(rest), maxRowsPerInsert)]
 		rest = rest[len(part):]
@@ -472,7 +476,7 @@ func (tx *Tx) InsertEvents(ctx context.Context, events []*tote.Event) error {
 				q.WriteString(", ")
 			}
 			var payload []byte
-			if len(e.Payload) > 0 {
+			if len(e.Payload) > 0 && subs.receive(e) {
 				payload = e.Payload
 			}
 			q.WriteString(placeholders(len(args), 9))
@@ -483,7 +487,7 @@ func (tx *Tx) InsertEvents(ctx context.Context, events []*tote.Event) error {
 			return interpretError(err, "insert events")
 		}
 	}
-	return tx.fanOut(ctx, events)
+	return tx.fanOut(ctx, events, subs)
 }
 
 func (r reader) FindEvents(ctx context.Context, orderID, bagID int64) ([]*tote.Event, error) {

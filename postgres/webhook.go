@@ -382,18 +382,30 @@ func compareStreams(a, b streamKey) int {
 	return cmp.Or(cmp.Compare(a.webhook, b.webhook), cmp.Compare(a.bag, b.bag))
 }
 
-// fanOut creates the deliveries of newly inserted events: one per ACTIVE
-// subscription of the event's app and type, due at once. A delivery in a
-// bag stream that already has pending deliveries waits (not due) for its
-// turn.
-func (tx *Tx) fanOut(ctx context.Context, events []*tote.Event) error {
-	type sub struct {
-		id      int64
-		event   tote.EventType
-		ordered bool
-		paused  *time.Time // until then its new deliveries wait
+// subscriber is an ACTIVE subscription, as fan-out needs it.
+type subscriber struct {
+	id      int64
+	event   tote.EventType
+	ordered bool
+	paused  *time.Time // until then its new deliveries wait
+}
+
+// subscribers are the ACTIVE subscriptions of each app.
+type subscribers map[int64][]subscriber
+
+// receive reports whether a subscription receives e.
+func (subs subscribers) receive(e *tote.Event) bool {
+	for _, s := range subs[e.AppID] {
+		if s.event == e.Type {
+			return true
+		}
 	}
-	subs := map[int64][]sub{}
+	return false
+}
+
+// subscribers reads the ACTIVE subscriptions of the events' apps.
+func (tx *Tx) subscribers(ctx context.Context, events []*tote.Event) (subscribers, error) {
+	subs := subscribers{}
 	for _, e := range events {
 		if _, ok := subs[e.AppID]; ok {
 			continue
@@ -405,23 +417,31 @@ func (tx *Tx) fanOut(ctx context.Context, events []*tote.Event) error {
 		rows, err := tx.tx.Query(ctx, `SELECT id, event, ordered, paused_until FROM webhooks
 			WHERE app_id = $1 AND status = 'ACTIVE' ORDER BY id FOR KEY SHARE`, e.AppID)
 		if err != nil {
-			return interpretError(err, "find subscriptions")
+			return nil, interpretError(err, "find subscriptions")
 		}
-		list := []sub{}
+		list := []subscriber{}
 		for rows.Next() {
-			var s sub
+			var s subscriber
 			if err := rows.Scan(&s.id, &s.event, &s.ordered, &s.paused); err != nil {
 				rows.Close()
-				return interpretError(err, "scan subscription")
+				return nil, interpretError(err, "scan subscription")
 			}
 			list = append(list, s)
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
-			return interpretError(err, "find subscriptions")
+			return nil, interpretError(err, "find subscriptions")
 		}
 		subs[e.AppID] = list
 	}
+	return subs, nil
+}
+
+// fanOut creates the deliveries of newly inserted events: one per ACTIVE
+// subscription of the event's app and type (subs), due at once. A delivery
+// in a bag stream that already has pending deliveries waits (not due) for
+// its turn.
+func (tx *Tx) fanOut(ctx context.Context, events []*tote.Event, subs subscribers) error {
 	var plan []*tote.Delivery
 	pausedUntil := map[int64]time.Time{}
 	added := map[streamKey]int64{}

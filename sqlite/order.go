@@ -534,6 +534,10 @@ func (tx *Tx) InsertEvents(ctx context.Context, events []*tote.Event) error {
 	}); err != nil {
 		return err
 	}
+	subs, err := tx.subscribers(ctx, events)
+	if err != nil {
+		return err
+	}
 	for rest := events; len(rest) > 0; {
 		part := rest[:min(len(rest), maxRowsPerInsert)]
 		rest = rest[len(part):]
@@ -546,14 +550,18 @@ func (tx *Tx) InsertEvents(ctx context.Context, events []*tote.Event) error {
 				q.WriteString(", ")
 			}
 			q.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?)")
+			var payload []byte
+			if subs.receive(e) {
+				payload = e.Payload
+			}
 			args = append(args, e.ID, e.AppID, e.Type, e.OrderID, nullInt(e.BagID), e.Sequence, e.BagVersion,
-				[]byte(e.Payload), micros(e.DateCreated))
+				payload, micros(e.DateCreated))
 		}
 		if _, err := tx.tx.ExecContext(ctx, q.String(), args...); err != nil {
 			return interpretError(err, "insert events")
 		}
 	}
-	return tx.fanOut(ctx, events)
+	return tx.fanOut(ctx, events, subs)
 }
 
 func (r reader) FindEvents(ctx context.Context, orderID, bagID int64) ([]*tote.Event, error) {

@@ -241,6 +241,8 @@ func testEvents(t *testing.T, open Opener) {
 	a := App(t, s)
 	o := Order(t, s, a.ID, 1, 2)
 	b1, b2 := o.Bags[0].ID, o.Bags[1].ID
+	// Someone receives them, so their payloads are kept.
+	Webhook(t, s, a.ID, tote.EventOrderUpdated, "https://a.example/updated", true)
 	insert := func(ids ...string) []*tote.Event {
 		var evs []*tote.Event
 		for _, id := range ids {

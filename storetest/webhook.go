@@ -181,8 +181,16 @@ func testFanOut(t *testing.T, open Opener) {
 	evs := []*tote.Event{
 		{ID: "evt_accepted", AppID: a.ID, Type: tote.EventOrderAccepted, OrderID: o.ID, BagID: bag, BagVersion: 2, Payload: []byte(`{"v":2}`), DateCreated: T0},
 		{ID: "evt_updated", AppID: a.ID, Type: tote.EventOrderUpdated, OrderID: o.ID, BagID: bag, BagVersion: 2, Payload: []byte(`{"v":2}`), DateCreated: T0},
+		// No subscription receives it: recorded and numbered, without a body.
+		{ID: "evt_shipped", AppID: a.ID, Type: tote.EventOrderShipped, OrderID: o.ID, BagID: bag, BagVersion: 2, Payload: []byte(`{"v":2}`), DateCreated: T0},
 	}
 	noErr(t, s.InTx(ctx, func(tx tote.Tx) error { return tx.InsertEvents(ctx, evs) }), "insert events")
+	shipped, err := s.FindEventByID(ctx, "evt_shipped")
+	noErr(t, err, "find the event no one receives")
+	if shipped.Type != tote.EventOrderShipped || shipped.Sequence != 3 || len(shipped.Payload) != 0 {
+		t.Fatalf("an event no subscription receives was stored as %+v (payload %q), want sequence 3 and no payload",
+			shipped, shipped.Payload)
+	}
 	got := deliveries(t, s, updated.ID)
 	if len(got) != 1 {
 		t.Fatalf("ORDER_UPDATED subscription has %d deliveries", len(got))
