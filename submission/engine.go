@@ -9,6 +9,8 @@ package submission
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -299,7 +301,7 @@ func (e *Engine) PlaceOrder(ctx context.Context, app *tote.App, r *OrderRequest)
 
 	// The hold comes before anything goes to a merchant. Its idempotency
 	// key makes a retried request reuse the same hold.
-	payKey := fmt.Sprintf("app_%d_order_%s", app.ID, cmpOr(r.IdempotencyKey, uuid.Must(uuid.NewV7()).String()))
+	payKey := paymentKey(app.ID, cmpOr(r.IdempotencyKey, uuid.Must(uuid.NewV7()).String()))
 	// From here the client leaving must not strand a hold without an
 	// order: authorize and create run to the end.
 	ctx = context.WithoutCancel(ctx)
@@ -529,3 +531,18 @@ func (e *Engine) committed(res *lifecycle.Result) {
 		}
 	}
 }
+
+// paymentKey is the idempotency key of an order's authorization: the
+// app's Idempotency-Key (up to 255 characters) under a prefix naming the
+// app, or, when that would pass the providers' limit (255 characters, as
+// Stripe's), the key's SHA-256 in its place.
+func paymentKey(appID int64, key string) string {
+	k := fmt.Sprintf("app_%d_order_%s", appID, key)
+	if len(k) <= maxPaymentKey {
+		return k
+	}
+	sum := sha256.Sum256([]byte(key))
+	return fmt.Sprintf("app_%d_order_sha256_%s", appID, hex.EncodeToString(sum[:]))
+}
+
+const maxPaymentKey = 255

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -194,6 +195,24 @@ func TestDirectOrderSubmission(t *testing.T) {
 			}
 			if got := s.order(o["id"]); got["status"] != "COMPLETED" || len(bags(got)) != 2 {
 				t.Fatalf("GET = %v", got)
+			}
+		})
+
+		t.Run("LongestIdempotencyKey", func(t *testing.T) {
+			// A key of the longest length allowed (255) places the order,
+			// and a retry with it replays the answer: the authorization's
+			// own key, derived from it, must fit the provider's limit too.
+			_, bag := s.merchant(`{"submit": "ACCEPT"}`)
+			h := maps.Clone(s.app)
+			h["Idempotency-Key"] = strings.Repeat("k", 255)
+			body := dos("longest-key", bag)
+			code, first := post(t, s.srv.url+"/v1/orders", body, h)
+			if code != 200 || jsonOf(t, first)["status"] != "COMPLETED" {
+				t.Fatalf("DOS with a 255-character key = %d %s", code, first)
+			}
+			code, again := post(t, s.srv.url+"/v1/orders", body, h)
+			if code != 200 || again != first {
+				t.Fatalf("the retry = %d %s, want the first answer replayed", code, again)
 			}
 		})
 
