@@ -170,6 +170,10 @@ type ClaimDeliveriesParams struct {
 	// Skip lists subscriptions whose deliveries are not to be taken now
 	// (their endpoint is at the dispatcher's cap).
 	Skip []int64
+	// PerSubscription, if positive, is the most deliveries of one
+	// subscription the claim takes: among the first Limit due deliveries,
+	// those past that many of their subscription are left due.
+	PerSubscription int
 }
 
 // DeliveryOutcome records one turn of a delivery: an HTTP attempt (Sent), a

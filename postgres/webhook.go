@@ -269,7 +269,11 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p tote.ClaimDeliveriesParam
 	if skip == nil {
 		skip = []int64{}
 	}
-	rows, err := s.pool.Query(ctx, sqlClaimDeliveries, p.Now.Add(p.Lease), p.Now, p.Limit, skip)
+	per := p.Limit
+	if p.PerSubscription > 0 {
+		per = p.PerSubscription
+	}
+	rows, err := s.pool.Query(ctx, sqlClaimDeliveries, p.Now.Add(p.Lease), p.Now, p.Limit, skip, per)
 	if err != nil {
 		return nil, interpretError(err, "claim deliveries")
 	}
@@ -301,14 +305,21 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p tote.ClaimDeliveriesParam
 // deliveries in flight stay at the head of the due index and are stepped
 // over. The body and the key are read by id, one row each (subqueries,
 // not joins: a plan cached while the events table was small would
-// otherwise scan it whole on every claim once it has grown).
+// otherwise scan it whole on every claim once it has grown). Of the first
+// Limit due deliveries, at most PerSubscription ($5) of each subscription
+// are taken; the other candidates' row locks end with the statement.
 var sqlClaimDeliveries = `
-	WITH claimed AS (
+	WITH candidates AS (
+		SELECT id, webhook_id, due_at FROM webhook_deliveries
+		WHERE due_at <= $2 AND (lease_until IS NULL OR lease_until <= $2)
+			AND webhook_id <> ALL($4)
+			AND webhook_id NOT IN (SELECT id FROM webhooks WHERE paused_until > $2)
+		ORDER BY due_at, id LIMIT $3 FOR UPDATE SKIP LOCKED),
+	claimed AS (
 		UPDATE webhook_deliveries SET lease_until = $1, claim_token = claim_token + 1
-		WHERE id IN (SELECT id FROM webhook_deliveries WHERE due_at <= $2 AND (lease_until IS NULL OR lease_until <= $2)
-				AND webhook_id <> ALL($4)
-				AND webhook_id NOT IN (SELECT id FROM webhooks WHERE paused_until > $2)
-			ORDER BY due_at, id LIMIT $3 FOR UPDATE SKIP LOCKED)
+		WHERE id IN (SELECT id FROM (
+				SELECT id, row_number() OVER (PARTITION BY webhook_id ORDER BY due_at, id) AS nth FROM candidates) c
+			WHERE nth <= $5)
 		RETURNING *)
 	SELECT ` + deliveryColumns("d.") + `, w.id, w.app_id, w.event, w.remote_endpoint, w.status,
 		w.signing_secret, w.ordered, w.paused_until, w.pause_level, w.date_created, w.date_last_modified,

@@ -254,7 +254,11 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p tote.ClaimDeliveriesParam
 	until := micros(p.Now.Add(p.Lease))
 	err := s.inWriteTx(ctx, func(tx *Tx) error {
 		out = out[:0]
-		rows, err := tx.tx.QueryContext(ctx, sqlClaimDeliveries, until, micros(p.Now), micros(p.Now), jsonIDs(p.Skip), micros(p.Now), p.Limit)
+		per := p.Limit
+		if p.PerSubscription > 0 {
+			per = p.PerSubscription
+		}
+		rows, err := tx.tx.QueryContext(ctx, sqlClaimDeliveries, until, micros(p.Now), micros(p.Now), jsonIDs(p.Skip), micros(p.Now), p.Limit, per)
 		if err != nil {
 			return interpretError(err, "claim deliveries")
 		}
@@ -350,12 +354,20 @@ func (s *Store) DeliveryStats(ctx context.Context, now time.Time) (tote.Delivery
 // changes, which no index holds, so a claim rewrites no index entry; the
 // deliveries in flight stay at the head of the due index and are stepped
 // over.
+//
+// Of the first Limit due deliveries, at most PerSubscription of each
+// subscription are taken (row_number over the candidates only, so the
+// claim never reads past them).
 const sqlClaimDeliveries = `
 	UPDATE webhook_deliveries SET lease_until = ?, claim_token = claim_token + 1
-	WHERE id IN (SELECT id FROM webhook_deliveries WHERE due_at <= ? AND (lease_until IS NULL OR lease_until <= ?)
-			AND webhook_id NOT IN (SELECT value FROM json_each(?))
-			AND webhook_id NOT IN (SELECT id FROM webhooks WHERE paused_until > ?)
-		ORDER BY due_at, id LIMIT ? + 0)
+	WHERE id IN (SELECT id FROM (
+			SELECT id, row_number() OVER (PARTITION BY webhook_id ORDER BY due_at, id) AS nth
+			FROM (SELECT id, webhook_id, due_at FROM webhook_deliveries
+				WHERE due_at <= ? AND (lease_until IS NULL OR lease_until <= ?)
+					AND webhook_id NOT IN (SELECT value FROM json_each(?))
+					AND webhook_id NOT IN (SELECT id FROM webhooks WHERE paused_until > ?)
+				ORDER BY due_at, id LIMIT ? + 0))
+		WHERE nth <= ?)
 	RETURNING id`
 
 var sqlDeliveriesToSend = `

@@ -625,6 +625,24 @@ func testDeliveryClaims(t *testing.T, open Opener) {
 	skipped, err := s.ClaimDeliveries(ctx, tote.ClaimDeliveriesParams{Now: T0, Lease: time.Minute, Limit: 10, Skip: []int64{w.ID}})
 	noErr(t, err, "claim, skipping the subscription")
 	equal(t, "claimed while skipping the subscription", len(skipped), 0)
+	// At most PerSubscription of one subscription: the rest stay due, and
+	// another subscription's delivery behind them is taken.
+	other := Webhook(t, s, a.ID, tote.EventOrderShipped, "https://a.example/other", false)
+	Events(t, s, o, tote.EventOrderShipped, o.Bags[0].ID)
+	capped, err := s.ClaimDeliveries(ctx, tote.ClaimDeliveriesParams{Now: T0, Lease: time.Minute, Limit: 10, PerSubscription: 1})
+	noErr(t, err, "claim one per subscription")
+	var cappedIDs []int64
+	for _, c := range capped {
+		cappedIDs = append(cappedIDs, c.Delivery.ID)
+	}
+	otherDelivery := deliveries(t, s, other.ID)[0]
+	equal(t, "claimed, one per subscription", cappedIDs, []int64{ds[0].ID, otherDelivery.ID})
+	// Put back: due again as they were.
+	for _, c := range capped {
+		record(t, s, tote.DeliveryOutcome{DeliveryID: c.Delivery.ID, Attempts: c.Delivery.Attempts, Now: T0,
+			Status: c.Delivery.Status, Postpone: true, NextAttempt: T0, Claim: c.Claim})
+	}
+	noErr(t, s.InTx(ctx, func(tx tote.Tx) error { return tx.DeleteWebhook(ctx, other.ID) }), "delete the other subscription")
 	equal(t, "claimed", claim(T0), []int64{ds[0].ID, ds[1].ID})
 	first := claims
 	if ids := claim(T0.Add(59 * time.Second)); len(ids) != 0 {

@@ -3,7 +3,7 @@ package webhook
 import (
 	"context"
 	"log/slog"
-	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -13,11 +13,12 @@ import (
 )
 
 // Dispatcher sends deliveries. The deliveries are their own queue (decision
-// 0009): Run claims due ones in batches, makes one HTTP attempt each on a
-// worker of its own, and records the outcomes, batched with those that
-// finish at the same time. A claim is a lease renewed while the attempt
-// runs; if the process dies, the delivery comes up again when its lease
-// ends and is sent again (at least once, with the same event id).
+// 0009): Run claims due ones in batches into a local queue, workers take
+// them from it and make one HTTP attempt each, and the outcomes are
+// recorded in batches with those that finish at the same time. A claim is
+// a lease renewed while the delivery waits in the local queue and while its
+// attempt runs; if the process dies, the delivery comes up again when its
+// lease ends and is sent again (at least once, with the same event id).
 type Dispatcher struct {
 	Store  tote.Store
 	Clock  tote.Clock
@@ -28,15 +29,15 @@ type Dispatcher struct {
 	// 64).
 	Workers int
 	// Lease is how long a claim holds without renewal (default 30 s); it
-	// is renewed every third of it while the attempt runs.
+	// is renewed every third of it until the outcome is recorded.
 	Lease time.Duration
 	// PollInterval is how often the queue is looked at when nothing
 	// notified the dispatcher (default 1 s).
 	PollInterval time.Duration
 	// EndpointConcurrency caps the attempts in flight to one subscription
 	// in this process (default 16), so a slow endpoint can hold only that
-	// many workers and never starve the others. A delivery over the cap is
-	// put back for a moment.
+	// many workers and never starve the others. A claimed delivery whose
+	// endpoint is at its cap waits in the local queue for a free place.
 	EndpointConcurrency int
 	// Retention is how long deliveries and their attempts are kept
 	// (default 30 days).
@@ -45,6 +46,14 @@ type Dispatcher struct {
 	mu       sync.Mutex
 	inFlight map[int64]int   // subscription → attempts in flight
 	claimed  map[int64]int64 // deliveries claimed and not yet recorded → their claim (leases renewed)
+	// queue holds claimed deliveries not yet started, oldest claim first;
+	// queued counts them by subscription.
+	queue    []*tote.DeliveryToSend
+	queued   map[int64]int
+	sending  int  // attempts running (at most Workers)
+	held     int  // claimed and not yet recorded: queued, sending, or being recorded
+	stopping bool // Run is ending: nothing more is started
+	wg       sync.WaitGroup
 
 	// attempts counts this process's HTTP attempts by outcome.
 	attempts [3]atomic.Int64
@@ -52,8 +61,8 @@ type Dispatcher struct {
 	batch batcher
 	once  sync.Once
 	wake  chan struct{}
-	// soon wakes the dispatcher when a delivery it put back is due before
-	// the next poll would find it (a busy endpoint, a short retry).
+	// soon wakes the dispatcher when a retry is due before the next poll
+	// would find it.
 	soon job.WakeTimer
 	// abort ends the contexts of the attempts still running (at a drain
 	// deadline).
@@ -89,7 +98,7 @@ func (d *Dispatcher) init() {
 			d.PollInterval = time.Second
 		}
 		d.wake = make(chan struct{}, 1)
-		d.inFlight, d.claimed = map[int64]int{}, map[int64]int64{}
+		d.inFlight, d.claimed, d.queued = map[int64]int{}, map[int64]int64{}, map[int64]int{}
 		d.abortCtx, d.abort = context.WithCancel(context.Background())
 		d.batch.store = d.Store
 	})
@@ -112,23 +121,18 @@ func (d *Dispatcher) Abort() {
 	d.abort()
 }
 
-// Run claims and sends deliveries until ctx ends, then waits for the
-// attempts in flight (each bounded by the sender's timeout, or cut short
-// by Abort) and records their outcomes.
+// Run claims and sends deliveries until ctx ends, then hands back the
+// deliveries it claimed and did not start (due again at once), waits for
+// the attempts in flight (each bounded by the sender's timeout, or cut
+// short by Abort) and records their outcomes.
 func (d *Dispatcher) Run(ctx context.Context) {
 	d.init()
-	// A delivery holds a sending slot for its HTTP attempt (Workers of
-	// them), and a held slot from its claim until its outcome is recorded
-	// (four times as many), so the time an outcome waits for its batch's
-	// transaction does not keep the next delivery from being sent.
-	sending := make(chan struct{}, d.Workers)
-	held := make(chan struct{}, 4*d.Workers)
-	var wg sync.WaitGroup
 	stopBeat := make(chan struct{})
 	beating := make(chan struct{})
 	go func() { d.heartbeat(stopBeat); close(beating) }()
 	defer func() {
-		wg.Wait()
+		d.handBack()
+		d.wg.Wait()
 		close(stopBeat)
 		<-beating
 		d.soon.Stop()
@@ -136,53 +140,22 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	poll := time.NewTicker(d.PollInterval)
 	defer poll.Stop()
 	failures := 0
-	var backlog atomic.Bool
 	for {
-		free := min(cap(sending)-len(sending), cap(held)-len(held))
+		limit, skip := d.room()
 		full := false
-		// With a backlog, claim in batches (a quarter of the workers at
-		// least), so the claim is not paid once per delivery.
-		if free > 0 && ctx.Err() == nil && (len(sending) == 0 || free >= max(1, cap(sending)/4)) {
+		if limit > 0 && ctx.Err() == nil {
 			// Not cut short by shutdown: a claim committed but not yet read
 			// would leave its deliveries idle for a lease.
 			batch, err := d.Store.ClaimDeliveries(context.WithoutCancel(ctx), tote.ClaimDeliveriesParams{
-				Now: d.Clock.Now(), Lease: d.Lease, Limit: free, Skip: d.saturated()})
+				Now: d.Clock.Now(), Lease: d.Lease, Limit: limit, Skip: skip, PerSubscription: d.endpointLimit()})
 			if err != nil && ctx.Err() == nil {
 				failures++
 				d.Log.Error("claim webhook deliveries", "err", err)
 			} else {
 				failures = 0
 			}
-			d.mu.Lock()
-			for _, ds := range batch {
-				d.claimed[ds.Delivery.ID] = ds.Claim
-			}
-			d.mu.Unlock()
-			for _, ds := range batch {
-				sending <- struct{}{}
-				held <- struct{}{}
-				wg.Go(func() {
-					// A freed slot is worth a claim only when the last claim
-					// took all it asked for (more may be waiting); new
-					// deliveries notify the dispatcher when they commit.
-					sent := sync.OnceFunc(func() {
-						<-sending
-						if backlog.Load() {
-							d.Notify()
-						}
-					})
-					defer func() {
-						sent()
-						<-held
-						if backlog.Load() {
-							d.Notify()
-						}
-					}()
-					d.attempt(ds, sent)
-				})
-			}
-			full = err == nil && len(batch) == free
-			backlog.Store(full)
+			d.enqueue(batch)
+			full = err == nil && len(batch) == limit
 		}
 		if full {
 			continue // more may be due: go again at once
@@ -200,7 +173,119 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	}
 }
 
-// heartbeat renews the leases of the deliveries being sent until stop is
+// room says how many deliveries to claim now, and which subscriptions to
+// leave out. The dispatcher keeps its workers busy and as many deliveries
+// again ready to start, so a worker that frees up never waits for a
+// claim's round trip; it claims in batches (a quarter of the workers at
+// least) so that the claim is not paid once per delivery. A claim takes at
+// most an endpoint's cap of one subscription, and none of a subscription
+// that already has twice its cap in flight or waiting here: an endpoint at
+// its cap has the next deliveries ready, and a slow one holds at most three
+// times its cap of this process's claims (never all of them).
+func (d *Dispatcher) room() (int, []int64) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	limit := d.endpointLimit()
+	ready := 0 // queued deliveries that could start now
+	var skip []int64
+	for id, n := range d.queued {
+		ready += min(n, max(0, limit-d.inFlight[id]))
+		if d.inFlight[id]+n >= 2*limit {
+			skip = append(skip, id)
+		}
+	}
+	for id, n := range d.inFlight {
+		if _, ok := d.queued[id]; !ok && n >= 2*limit {
+			skip = append(skip, id)
+		}
+	}
+	want := min(2*d.Workers-d.sending-ready, 4*d.Workers-d.held)
+	if want < max(1, d.Workers/4) && (d.sending > 0 || ready > 0) {
+		return 0, nil
+	}
+	return max(want, 0), skip
+}
+
+// enqueue puts claimed deliveries in the local queue and starts what can
+// start.
+func (d *Dispatcher) enqueue(batch []*tote.DeliveryToSend) {
+	if len(batch) == 0 {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, ds := range batch {
+		d.claimed[ds.Delivery.ID] = ds.Claim
+		d.queue = append(d.queue, ds)
+		d.queued[ds.Webhook.ID]++
+	}
+	d.held += len(batch)
+	d.pump()
+}
+
+// pump starts queued deliveries, oldest first, while a worker is free and
+// their endpoint is under its cap. d.mu must be held.
+func (d *Dispatcher) pump() {
+	limit := d.endpointLimit()
+	for i := 0; i < len(d.queue) && d.sending < d.Workers && !d.stopping; {
+		ds := d.queue[i]
+		id := ds.Webhook.ID
+		if d.inFlight[id] >= limit {
+			i++
+			continue
+		}
+		d.queue = slices.Delete(d.queue, i, i+1)
+		if d.queued[id]--; d.queued[id] == 0 {
+			delete(d.queued, id)
+		}
+		d.inFlight[id]++
+		d.sending++
+		d.wg.Go(func() { d.attempt(ds) })
+	}
+}
+
+// sent frees the worker and the endpoint place of an attempt that is over,
+// starts what waited for them, and lets Run claim more.
+func (d *Dispatcher) sent(webhookID int64) {
+	d.mu.Lock()
+	if d.inFlight[webhookID]--; d.inFlight[webhookID] <= 0 {
+		delete(d.inFlight, webhookID)
+	}
+	d.sending--
+	d.pump()
+	d.mu.Unlock()
+	d.Notify()
+}
+
+// handBack makes the deliveries claimed and never started due again at
+// once, for whichever process runs next, rather than idle until their
+// lease ends.
+func (d *Dispatcher) handBack() {
+	d.mu.Lock()
+	d.stopping = true
+	queue := d.queue
+	d.queue, d.queued = nil, map[int64]int{}
+	d.mu.Unlock()
+	now := d.Clock.Now()
+	for _, ds := range queue {
+		d.wg.Go(func() {
+			defer d.recorded(ds.Delivery.ID)
+			_, _ = d.record(tote.DeliveryOutcome{DeliveryID: ds.Delivery.ID, Attempts: ds.Delivery.Attempts, Now: now,
+				Status: ds.Delivery.Status, Postpone: true, NextAttempt: now, Claim: ds.Claim})
+		})
+	}
+}
+
+// recorded ends a delivery's claim in this process: its lease is no longer
+// renewed, and its place among the held deliveries is free.
+func (d *Dispatcher) recorded(deliveryID int64) {
+	d.mu.Lock()
+	delete(d.claimed, deliveryID)
+	d.held--
+	d.mu.Unlock()
+}
+
+// heartbeat renews the leases of the deliveries claimed until stop is
 // closed.
 func (d *Dispatcher) heartbeat(stop chan struct{}) {
 	job.Heartbeat(stop, d.Lease, func(ctx context.Context, until time.Time) {
@@ -226,77 +311,16 @@ func (d *Dispatcher) endpointLimit() int {
 	return d.EndpointConcurrency
 }
 
-func (d *Dispatcher) acquire(webhookID int64) bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.inFlight[webhookID] >= d.endpointLimit() {
-		return false
-	}
-	d.inFlight[webhookID]++
-	return true
-}
-
-// release ends an attempt to the subscription; one that was at its cap can
-// take more, so its deliveries are claimed again.
-func (d *Dispatcher) release(webhookID int64) {
-	d.mu.Lock()
-	full := d.inFlight[webhookID] >= d.endpointLimit()
-	if d.inFlight[webhookID]--; d.inFlight[webhookID] <= 0 {
-		delete(d.inFlight, webhookID)
-	}
-	d.mu.Unlock()
-	if full {
-		d.Notify()
-	}
-}
-
-// saturated lists the subscriptions at their cap: their deliveries are not
-// claimed until an attempt to them ends (claiming them would only postpone
-// them, a write each, again and again behind a slow endpoint).
-func (d *Dispatcher) saturated() []int64 {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	var ids []int64
-	for id, n := range d.inFlight {
-		if n >= d.endpointLimit() {
-			ids = append(ids, id)
-		}
-	}
-	return ids
-}
-
-// busyWait is how long a delivery over its endpoint's cap waits (claimed
-// just before the cap filled): a moment, with jitter.
-func busyWait() time.Duration {
-	const d = 250 * time.Millisecond
-	return d/2 + time.Duration(rand.Int64N(int64(d)))
-}
-
-// attempt makes one turn of a claimed delivery: it sends it, or cancels or
-// postpones it, and records what happened. It calls sent once the HTTP
-// attempt is over.
-func (d *Dispatcher) attempt(ds *tote.DeliveryToSend, sent func()) {
+// attempt makes one turn of a delivery started by pump: it sends it, or
+// cancels it, and records what happened.
+func (d *Dispatcher) attempt(ds *tote.DeliveryToSend) {
 	del, w := ds.Delivery, ds.Webhook
-	defer func() {
-		d.mu.Lock()
-		delete(d.claimed, del.ID) // its lease is no longer renewed
-		d.mu.Unlock()
-	}()
+	defer d.recorded(del.ID)
 	now := d.Clock.Now()
-	postpone := func(until time.Time, why string) {
-		d.Log.Debug("webhook delivery postponed", "delivery_id", del.ID, "until", until, "reason", why)
-		if _, err := d.record(tote.DeliveryOutcome{DeliveryID: del.ID, Attempts: del.Attempts, Now: now,
-			Status: del.Status, Postpone: true, NextAttempt: until, Claim: ds.Claim}); err == nil {
-			d.soon.At(until, d.Clock.Now(), d.PollInterval, d.Notify)
-		}
-	}
 	if w.Status != tote.WebhookStatusActive {
+		d.sent(w.ID)
 		_, _ = d.record(tote.DeliveryOutcome{DeliveryID: del.ID, Attempts: del.Attempts, Now: now,
 			Status: tote.DeliveryStatusCancelled, Error: "subscription is " + string(w.Status), Claim: ds.Claim})
-		return
-	}
-	if !d.acquire(w.ID) {
-		postpone(now.Add(busyWait()), "endpoint busy")
 		return
 	}
 	res := d.Sender.Send(d.abortCtx, Message{
@@ -304,13 +328,14 @@ func (d *Dispatcher) attempt(ds *tote.DeliveryToSend, sent func()) {
 		Topic: del.EventType, OrderID: del.OrderID, BagID: del.BagID, BagVersion: del.BagVersion,
 		Body: body(ds.Body), AppKey: ds.AppWebhookKey, Secret: w.SigningSecret,
 	})
-	d.release(w.ID)
-	sent()
+	d.sent(w.ID)
 	if res.StatusCode == 0 && d.abortCtx.Err() != nil {
 		// Cut short at shutdown before any answer: not the endpoint's
 		// failure. Due again at once, for whichever process runs next. (An
 		// answer that did come back is recorded as usual.)
-		postpone(now, "shutting down")
+		d.Log.Debug("webhook delivery handed back at shutdown", "delivery_id", del.ID)
+		_, _ = d.record(tote.DeliveryOutcome{DeliveryID: del.ID, Attempts: del.Attempts, Now: now,
+			Status: del.Status, Postpone: true, NextAttempt: now, Claim: ds.Claim})
 		return
 	}
 	out := d.Policy.Outcome(del, res, d.Clock.Now())
