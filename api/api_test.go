@@ -192,6 +192,14 @@ func TestAdminRoutes(t *testing.T) {
 		t.Run("WrongKey", func(t *testing.T) {
 			wantError(t, b.do("POST", "/v1/admin/apps", strings.NewReader(`{"name":"x"}`), map[string]string{"Authorization": "Bearer nope"}), 401, "unauthorized")
 			wantError(t, b.do("POST", "/v1/admin/apps", strings.NewReader(`{"name":"x"}`), b.app()), 401, "unauthorized")
+			wantError(t, b.do("POST", "/v1/admin/apps", strings.NewReader(`{"name":"x"}`), map[string]string{"Authorization": adminKey}), 401, "unauthorized")
+		})
+		t.Run("SchemeAnyCase", func(t *testing.T) {
+			// The scheme's name is case-insensitive (RFC 9110).
+			r := b.do("POST", "/v1/admin/apps", strings.NewReader(`{"name":"lower"}`), map[string]string{"Authorization": "bearer " + adminKey})
+			if r.status != 201 {
+				t.Fatalf("with \"bearer\": %d %s", r.status, r.body)
+			}
 		})
 		t.Run("ErrNameRequired", func(t *testing.T) {
 			m := wantError(t, b.do("POST", "/v1/admin/apps", strings.NewReader(`{"name": "  "}`), b.admin()), 422, "invalid")

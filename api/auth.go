@@ -54,8 +54,9 @@ func (s *Server) requireAdmin(next http.Handler) http.Handler {
 			Error(w, r, s.Logger, tote.Errorf(tote.EFORBIDDEN, "Operator routes are disabled: start tote with --admin-key or TOTE_ADMIN_KEY."))
 			return
 		}
-		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || subtle.ConstantTimeCompare([]byte(token), []byte(s.AdminKey)) != 1 {
+		// The scheme's name is case-insensitive (RFC 9110, 11.1).
+		scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare([]byte(token), []byte(s.AdminKey)) != 1 {
 			Error(w, r, s.Logger, tote.Errorf(tote.EUNAUTHORIZED, "A valid Authorization: Bearer <admin key> header is required."))
 			return
 		}

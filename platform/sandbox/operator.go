@@ -63,8 +63,8 @@ type merchantOrderJSON struct {
 func (p *Platform) handleOperatorOrders(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	id, err := strconv.ParseInt(r.PathValue("merchant_id"), 10, 64)
-	if err != nil || id <= 0 {
-		p.operatorError(w, r, tote.Invalid(tote.FieldError{Field: "merchant_id", Message: "must be a positive integer"}))
+	if err != nil || id <= 0 { // no merchant has such an id, as for every other path id
+		p.operatorError(w, r, tote.Errorf(tote.ENOTFOUND, "Merchant %q not found: merchant_id must be a positive integer.", r.PathValue("merchant_id")))
 		return
 	}
 	m, err := p.Store.FindMerchantByID(ctx, id)

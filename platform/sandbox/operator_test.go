@@ -63,8 +63,8 @@ func TestOperatorOrders(t *testing.T) {
 		if code, got := get("999999"); code != 404 || got.(map[string]any)["error"] != "not_found" {
 			t.Fatalf("unknown merchant = %d %v", code, got)
 		}
-		if code, got := get("abc"); code != 422 || got.(map[string]any)["code"] != float64(422) {
-			t.Fatalf("bad merchant id = %d %v", code, got)
+		if code, got := get("abc"); code != 404 || got.(map[string]any)["error"] != "not_found" {
+			t.Fatalf("a merchant id that is not a number = %d %v, want 404 as every other path id", code, got)
 		}
 	})
 }
