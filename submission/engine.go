@@ -15,6 +15,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"regexp"
+	"strconv"
 	"sync"
 	"time"
 
@@ -148,6 +150,7 @@ func (e *Engine) Estimate(ctx context.Context, currency string, shipTo *tote.Add
 	// Group by merchant, in the order merchants first appear.
 	var reqs []BagRequest
 	index := map[int64]int{}
+	var positions [][]int // each bag's SKUs' places in skus
 	for i, sr := range skus {
 		if sr.Quantity < MinQuantity || sr.Quantity > MaxQuantity {
 			bad.add(fmt.Sprintf("skus[%d].quantity", i), "must be between %d and %d", MinQuantity, MaxQuantity)
@@ -164,8 +167,10 @@ func (e *Engine) Estimate(ctx context.Context, currency string, shipTo *tote.Add
 			n = len(reqs)
 			index[sku.MerchantID] = n
 			reqs = append(reqs, BagRequest{MerchantID: sku.MerchantID})
+			positions = append(positions, nil)
 		}
 		reqs[n].Skus = append(reqs[n].Skus, sr)
+		positions[n] = append(positions[n], i)
 	}
 	if err := bad.err(); err != nil {
 		return nil, err
@@ -180,8 +185,8 @@ func (e *Engine) Estimate(ctx context.Context, currency string, shipTo *tote.Add
 	if err != nil {
 		return nil, err
 	}
-	if err := more.err(); err != nil {
-		return nil, renameFields(err)
+	if len(more) > 0 {
+		return nil, renameFields(more, positions)
 	}
 	for i, b := range priced {
 		methods, err := e.Store.FindShippingMethods(ctx, b.MerchantID)
@@ -209,8 +214,8 @@ func (e *Engine) Estimate(ctx context.Context, currency string, shipTo *tote.Add
 	if err != nil {
 		return nil, err
 	}
-	if err := more.err(); err != nil {
-		return nil, renameFields(err)
+	if len(more) > 0 {
+		return nil, renameFields(more, positions)
 	}
 	for i := range out {
 		out[i].Bag = priced[i]
@@ -218,23 +223,28 @@ func (e *Engine) Estimate(ctx context.Context, currency string, shipTo *tote.Add
 	return out, nil
 }
 
-// renameFields words an estimate's errors for its flat skus list.
-func renameFields(err error) error {
-	var te *tote.Error
-	if errors.As(err, &te) {
-		for i := range te.Fields {
-			te.Fields[i].Field = trimOrder(te.Fields[i].Field)
+// renameFields words the errors of an estimate's bags for its flat skus
+// list: order.bags[n].skus[m].f is the SKU at positions[n][m], skus[i].f;
+// anything else of order.bags[n] is named by the bag's first SKU.
+func renameFields(bad fields, positions [][]int) error {
+	out := make(fields, len(bad))
+	for k, f := range bad {
+		if m := bagField.FindStringSubmatch(f.Field); m != nil {
+			n, _ := strconv.Atoi(m[1])
+			j, _ := strconv.Atoi(cmpOr(m[2], "0"))
+			if n < len(positions) && j < len(positions[n]) {
+				f.Field = fmt.Sprintf("skus[%d]", positions[n][j])
+				if m[2] != "" {
+					f.Field += m[3]
+				}
+			}
 		}
+		out[k] = f
 	}
-	return err
+	return out.err()
 }
 
-func trimOrder(field string) string {
-	if len(field) > 6 && field[:6] == "order." {
-		return field[6:]
-	}
-	return field
-}
+var bagField = regexp.MustCompile(`^order\.bags\[(\d+)\](?:\.skus\[(\d+)\])?(.*)$`)
 
 // PlaceOrder creates and submits an order (Direct Order Submission). It
 // answers once each bag has had its first attempt (or Wait passed), with

@@ -494,6 +494,11 @@ func TestPaymentPaths(t *testing.T) {
 		if code != 200 || len(carts) != 1 || carts[0].(map[string]any)["total"] != 3500.0 || carts[0].(map[string]any)["merchant_id"] != m {
 			t.Fatalf("estimate = %d %s", code, out)
 		}
+		// An error names the field of the estimate's own request.
+		code, out = post(t, s.srv.url+"/v1/orders/estimate", `{"base_currency": "EUR", "skus": `+string(skus)+`, "shipping_address": {"address_1": "1 Main St", "city": "Springfield", "state": "IL", "postal_code": "62701", "country": "US"}}`, s.app)
+		if errs, _ := jsonOf(t, out)["errors"].([]any); code != 422 || len(errs) == 0 || errs[0].(map[string]any)["field"] != "skus[0].sku_id" {
+			t.Fatalf("estimate in another currency = %d %s, want 422 naming skus[0].sku_id", code, out)
+		}
 		code, out = post(t, s.srv.url+"/v1/orders/search", `{}`, s.app)
 		if jsonOf(t, out)["total_elements"] != before {
 			t.Fatal("an estimate created an order")
