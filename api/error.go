@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"cmp"
 	"encoding/json"
 	"errors"
@@ -68,15 +69,21 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // (400), a body over the limit ETOOLARGE (413), a value of the wrong type
 // EINVALID (422) naming the field.
 func decode(r *http.Request, v any) error {
-	dec := json.NewDecoder(r.Body)
+	data, err := io.ReadAll(r.Body)
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return &tote.Error{Code: tote.ETOOLARGE, Message: fmt.Sprintf("Request body is larger than %d bytes.", tooLarge.Limit)}
+	} else if err != nil {
+		return &tote.Error{Code: tote.EMALFORMED, Message: "The request body could not be read: " + err.Error() + "."}
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
-	err := dec.Decode(v)
+	err = dec.Decode(v)
 	if err == nil && dec.More() {
 		return &tote.Error{Code: tote.EMALFORMED, Message: "Malformed JSON: unexpected data after the JSON value."}
 	}
 	var syntax *json.SyntaxError
 	var typ *json.UnmarshalTypeError
-	var tooLarge *http.MaxBytesError
 	switch {
 	case err == nil:
 		if field := nulField(reflect.ValueOf(v), ""); field != "" {
@@ -88,15 +95,78 @@ func decode(r *http.Request, v any) error {
 	case errors.As(err, &syntax):
 		return &tote.Error{Code: tote.EMALFORMED, Message: fmt.Sprintf("Malformed JSON at byte %d: %v.", syntax.Offset, err)}
 	case errors.As(err, &typ):
-		field := typ.Field
-		if field == "" {
-			field = "body"
-		}
+		// The path with array indexes (order.bags[1].skus[0].quantity);
+		// the decoder's own leaves them out.
+		field := cmp.Or(pathAt(data, typ.Offset), typ.Field, "body")
 		return tote.Invalid(tote.FieldError{Field: field, Message: "must be " + jsonKind(typ.Type.Kind().String())})
 	case errors.Is(err, io.EOF):
 		return &tote.Error{Code: tote.EMALFORMED, Message: "Request body is empty; a JSON object is required."}
 	default: // unexpected EOF and the like
 		return &tote.Error{Code: tote.EMALFORMED, Message: "Malformed JSON: " + err.Error() + "."}
+	}
+}
+
+// pathAt returns the JSON path (a.b[2].c) of the value that
+// json.UnmarshalTypeError's offset points at: the first value of data
+// that ends at or after it, or whose opening bracket does; "" if none.
+func pathAt(data []byte, offset int64) string {
+	type level struct {
+		array   bool
+		index   int    // in an array: the current element
+		key     string // in an object: the current member
+		wantKey bool   // in an object: the next token is a key (or the end)
+	}
+	var stack []level
+	path := func() string {
+		var b strings.Builder
+		for _, l := range stack {
+			if l.array {
+				fmt.Fprintf(&b, "[%d]", l.index)
+			} else {
+				if b.Len() > 0 {
+					b.WriteByte('.')
+				}
+				b.WriteString(l.key)
+			}
+		}
+		return b.String()
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return ""
+		}
+		top := len(stack) - 1
+		if top >= 0 && !stack[top].array && stack[top].wantKey {
+			if key, ok := tok.(string); ok {
+				stack[top].key, stack[top].wantKey = key, false
+				continue
+			}
+		}
+		if tok == json.Delim('{') || tok == json.Delim('[') {
+			// The decoder reports a composite of the wrong type just
+			// past its opening.
+			if dec.InputOffset() >= offset {
+				return path()
+			}
+			stack = append(stack, level{array: tok == json.Delim('['), wantKey: tok == json.Delim('{')})
+			continue
+		}
+		if d, ok := tok.(json.Delim); ok && (d == '}' || d == ']') {
+			stack = stack[:top]
+		}
+		// A value has ended (a scalar, or the object or array just closed).
+		if dec.InputOffset() >= offset {
+			return path()
+		}
+		if n := len(stack) - 1; n >= 0 {
+			if stack[n].array {
+				stack[n].index++
+			} else {
+				stack[n].wantKey = true
+			}
+		}
 	}
 }
 

@@ -379,6 +379,8 @@ func TestDirectOrderSubmission(t *testing.T) {
 				"FreeBag": {dos("bad", freeShipping.ReplaceAllString(strings.Replace(bag, `"quantity": 2}]`, `"quantity": 1, "price": 0}]`, 1),
 					`"shipping_method": {"label": "Free", "price": 0}`)), 422, "order.bags[0]"},
 				"HugeShipping": {dos("bad", `{"skus": [{"sku_id": 1, "quantity": 1}], "shipping_method": {"label": "x", "price": 9223372036854775807}}`), 422, "order.bags[0].shipping_method.price"},
+				// A value of the wrong type is named with its indexes.
+				"QuantityAsText": {dos("bad", bag, strings.Replace(bag, `"quantity": 2`, `"quantity": "2"`, 1)), 422, "order.bags[1].skus[0].quantity"},
 			}
 			for name, c := range cases {
 				code, body := s.place(c.body)
