@@ -266,8 +266,32 @@ func (d *Dispatcher) handBack() {
 	queue := d.queue
 	d.queue, d.queued = nil, map[int64]int{}
 	d.mu.Unlock()
+	d.giveBack(queue)
+}
+
+// unqueue gives back the queued deliveries of a subscription that was just
+// paused or disabled: the claims skip it while it is paused, and cancel
+// its deliveries once it is disabled.
+func (d *Dispatcher) unqueue(webhookID int64) {
+	d.mu.Lock()
+	var mine []*tote.DeliveryToSend
+	d.queue = slices.DeleteFunc(d.queue, func(ds *tote.DeliveryToSend) bool {
+		if ds.Webhook.ID == webhookID {
+			mine = append(mine, ds)
+			return true
+		}
+		return false
+	})
+	delete(d.queued, webhookID)
+	d.mu.Unlock()
+	d.giveBack(mine)
+}
+
+// giveBack ends the claims of deliveries taken out of the queue: they are
+// due again at once.
+func (d *Dispatcher) giveBack(list []*tote.DeliveryToSend) {
 	now := d.Clock.Now()
-	for _, ds := range queue {
+	for _, ds := range list {
 		d.wg.Go(func() {
 			defer d.recorded(ds.Delivery.ID)
 			_, _ = d.record(tote.DeliveryOutcome{DeliveryID: ds.Delivery.ID, Attempts: ds.Delivery.Attempts, Now: now,
@@ -363,6 +387,9 @@ func (d *Dispatcher) attempt(ds *tote.DeliveryToSend) {
 	}
 	if r.PausedUntil != nil {
 		log.Warn("webhook endpoint paused after repeated failures", "until", r.PausedUntil)
+	}
+	if r.Disabled || r.PausedUntil != nil {
+		d.unqueue(w.ID)
 	}
 	switch out.Status {
 	case tote.DeliveryStatusInProgress:
