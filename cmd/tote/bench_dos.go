@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"database/sql"
@@ -49,6 +50,7 @@ func benchDOS(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.DurationVar(&b.duration, "duration", 10*time.Second, "length of each phase")
 	fs.IntVar(&b.concurrency, "concurrency", 16, "requests in flight in the peak phase")
 	fs.IntVar(&b.runs, "runs", 3, "runs (the median is printed last)")
+	fixed := fs.Float64("rate", 0, "orders/s of the second phase (default: half the run's peak); a fixed rate compares builds or stores at the same load")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -70,10 +72,11 @@ func benchDOS(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		q := quantiles(lat)
 		fmt.Fprintf(b.out, "run=%d phase=peak concurrency=%d orders=%d errors=%d orders_per_sec=%.0f p50=%.1fms p90=%.1fms p99=%.1fms max=%.1fms ratio_to_ceiling=%.2f\n",
 			run, b.concurrency, len(lat), errs, peak, q[0], q[1], q[2], q[3], peak/ceiling)
-		rate, hlat, herrs := b.load(ctx, "half", peak/2)
+		target := cmp.Or(*fixed, peak/2)
+		rate, hlat, herrs := b.load(ctx, "half", target)
 		hq := quantiles(hlat)
 		fmt.Fprintf(b.out, "run=%d phase=half-peak target_per_sec=%.0f orders=%d errors=%d orders_per_sec=%.0f p50=%.1fms p90=%.1fms p99=%.1fms max=%.1fms\n",
-			run, peak/2, len(hlat), herrs, rate, hq[0], hq[1], hq[2], hq[3])
+			run, target, len(hlat), herrs, rate, hq[0], hq[1], hq[2], hq[3])
 		ceilings, peaks, p99s, halfP99s = append(ceilings, ceiling), append(peaks, peak), append(p99s, q[2]), append(halfP99s, hq[2])
 	}
 	fmt.Fprintf(b.out, "median: ceiling=%.0f/s peak=%.0f orders/s (%.2f of ceiling) peak_p99=%.1fms half_peak_p99=%.1fms\n",
