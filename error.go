@@ -3,6 +3,7 @@ package tote
 import (
 	"errors"
 	"fmt"
+	"unicode/utf8"
 )
 
 // Error codes. The list is append-only: clients and the HTTP layer branch on
@@ -36,6 +37,23 @@ type Error struct {
 type FieldError struct {
 	Field   string `json:"field"`
 	Message string `json:"message"`
+}
+
+// Text limits: how long a piece of text a caller sends may be. Each is
+// stored, and many are indexed (PostgreSQL refuses an index entry over a
+// third of a page, about 2.7 KB), so each has a bound.
+const (
+	MaxText  = 255 // names, ids a caller chooses, address lines
+	MaxEmail = 254 // RFC 5321
+)
+
+// TooLong returns the error for field if value has more than max
+// characters.
+func TooLong(field, value string, max int) (FieldError, bool) {
+	if utf8.RuneCountInString(value) <= max {
+		return FieldError{}, false
+	}
+	return FieldError{Field: field, Message: fmt.Sprintf("must be at most %d characters", max)}, true
 }
 
 func (e *Error) Error() string {

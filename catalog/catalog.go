@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/toteorg/tote"
 )
@@ -119,11 +118,10 @@ func (p problems) err() error {
 
 func (p problems) text(field, v string, required bool) string {
 	v = strings.TrimSpace(v)
-	switch {
-	case v == "" && required:
+	if v == "" && required {
 		p.add(field, "is required")
-	case utf8.RuneCountInString(v) > 255:
-		p.add(field, "must be at most 255 characters")
+	} else if e, long := tote.TooLong(field, v, tote.MaxText); long {
+		p.add(field, "%s", e.Message)
 	}
 	return v
 }

@@ -61,6 +61,16 @@ func (f *fields) add(field, format string, args ...any) {
 	*f = append(*f, tote.FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
 }
 
+// limit notes field if value is longer than max characters.
+func (f *fields) limit(field, value string, max int) {
+	if e, long := tote.TooLong(field, value, max); long {
+		*f = append(*f, e)
+	}
+}
+
+// MaxReferralID is the longest referral_id accepted (Violet's limit).
+const MaxReferralID = 128
+
 func (f fields) err() error {
 	if len(f) == 0 {
 		return nil
@@ -71,13 +81,21 @@ func (f fields) err() error {
 // validateShopper checks the customer, addresses and payment method.
 func validateShopper(r *OrderRequest) fields {
 	var bad fields
+	bad.limit("order.app_order_id", r.AppOrderID, tote.MaxText)
+	bad.limit("order.referral_id", r.ReferralID, MaxReferralID)
+	bad.limit("order.customer.first_name", r.Customer.FirstName, tote.MaxText)
+	bad.limit("order.customer.last_name", r.Customer.LastName, tote.MaxText)
+	bad.limit("payment_method.token", r.PaymentMethod.Token, tote.MaxText)
+
 	if strings.TrimSpace(r.Customer.FirstName) == "" {
 		bad.add("order.customer.first_name", "is required")
 	}
 	if strings.TrimSpace(r.Customer.LastName) == "" {
 		bad.add("order.customer.last_name", "is required")
 	}
-	if r.Customer.Email == "" {
+	if long, ok := tote.TooLong("order.customer.email", r.Customer.Email, tote.MaxEmail); ok {
+		bad = append(bad, long)
+	} else if r.Customer.Email == "" {
 		bad.add("order.customer.email", "is required")
 	} else if a, err := mail.ParseAddress(r.Customer.Email); err != nil || a.Address != r.Customer.Email {
 		bad.add("order.customer.email", "is not an email address")
@@ -103,12 +121,18 @@ func validateShopper(r *OrderRequest) fields {
 
 func validateAddress(prefix string, a *tote.Address) fields {
 	var bad fields
-	for _, f := range []struct{ name, value string }{
-		{"address_1", a.Address1}, {"city", a.City}, {"state", a.State}, {"postal_code", a.PostalCode},
+	for _, f := range []struct {
+		name, value string
+		required    bool
+	}{
+		{"first_name", a.FirstName, false}, {"last_name", a.LastName, false},
+		{"address_1", a.Address1, true}, {"address_2", a.Address2, false}, {"city", a.City, true},
+		{"state", a.State, true}, {"postal_code", a.PostalCode, true}, {"phone", a.Phone, false},
 	} {
-		if strings.TrimSpace(f.value) == "" {
+		if f.required && strings.TrimSpace(f.value) == "" {
 			bad.add(prefix+"."+f.name, "is required")
 		}
+		bad.limit(prefix+"."+f.name, f.value, tote.MaxText)
 	}
 	if len(a.Country) != 2 || strings.ToUpper(a.Country) != a.Country {
 		bad.add(prefix+".country", "must be an ISO 3166-1 alpha-2 code such as US")
@@ -209,6 +233,10 @@ func priceBags(ctx context.Context, cat tote.CatalogReader, currency string, shi
 		case br.ShippingPrice != nil || br.ShippingLabel != "":
 			if br.ShippingLabel == "" {
 				bad.add(at+".shipping_method.label", "is required with a price")
+				continue
+			}
+			if f, long := tote.TooLong(at+".shipping_method.label", br.ShippingLabel, tote.MaxText); long {
+				bad = append(bad, f)
 				continue
 			}
 			if br.ShippingPrice == nil || *br.ShippingPrice < 0 || *br.ShippingPrice > MaxPrice {

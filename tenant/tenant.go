@@ -14,7 +14,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/toteorg/tote"
 	"github.com/toteorg/tote/webhook"
@@ -41,11 +40,10 @@ type CreateAppParams struct {
 func (s *Service) CreateApp(ctx context.Context, p CreateAppParams) (*tote.App, string, error) {
 	p.Name = strings.TrimSpace(p.Name)
 	var bad []tote.FieldError
-	switch {
-	case p.Name == "":
+	if p.Name == "" {
 		bad = append(bad, tote.FieldError{Field: "name", Message: "is required"})
-	case utf8.RuneCountInString(p.Name) > 255:
-		bad = append(bad, tote.FieldError{Field: "name", Message: "must be at most 255 characters"})
+	} else if e, long := tote.TooLong("name", p.Name, tote.MaxText); long {
+		bad = append(bad, e)
 	}
 	if p.CommissionRate < 0 || p.CommissionRate > 10000 {
 		bad = append(bad, tote.FieldError{Field: "commission_rate", Message: "must be between 0 and 100"})

@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -379,6 +380,11 @@ func TestDirectOrderSubmission(t *testing.T) {
 				"FreeBag": {dos("bad", freeShipping.ReplaceAllString(strings.Replace(bag, `"quantity": 2}]`, `"quantity": 1, "price": 0}]`, 1),
 					`"shipping_method": {"label": "Free", "price": 0}`)), 422, "order.bags[0]"},
 				"HugeShipping": {dos("bad", `{"skus": [{"sku_id": 1, "quantity": 1}], "shipping_method": {"label": "x", "price": 9223372036854775807}}`), 422, "order.bags[0].shipping_method.price"},
+				// Over-long text (random, so it does not compress: PostgreSQL
+				// would refuse to index it) is refused with the field's name.
+				"LongAppOrderID": {dos(randomText(3000), bag), 422, "order.app_order_id"},
+				"LongEmail": {strings.Replace(dos("bad", bag), `"email": "ada@example.com"`, `"email": "`+randomText(300)+`@example.com"`, 1),
+					422, "order.customer.email"},
 				// A value of the wrong type is named with its indexes.
 				"QuantityAsText": {dos("bad", bag, strings.Replace(bag, `"quantity": 2`, `"quantity": "2"`, 1)), 422, "order.bags[1].skus[0].quantity"},
 			}
@@ -506,4 +512,13 @@ func TestPaymentPaths(t *testing.T) {
 			t.Fatal("an estimate created an order")
 		}
 	})
+}
+
+// randomText is n characters of random base32.
+func randomText(n int) string {
+	var b strings.Builder
+	for b.Len() < n {
+		b.WriteString(rand.Text())
+	}
+	return b.String()[:n]
 }
