@@ -202,9 +202,11 @@ type DeliveryOutcome struct {
 	// Pause, on a failed attempt, pauses the subscription when its
 	// endpoint has failed too often.
 	Pause *PausePolicy
-	// Postpone: no attempt was made (its endpoint was busy, or the process
-	// is shutting down); the delivery keeps its status and is due again at
-	// NextAttempt. (A paused subscription's deliveries are not claimed.)
+	// Postpone: no attempt was made (the dispatcher gave the delivery back:
+	// it is shutting down, or the subscription was paused or changed); the
+	// delivery keeps its status and is due again at NextAttempt, which its
+	// log shows as the next attempt. (A paused subscription's deliveries
+	// are not claimed.)
 	Postpone bool
 	// Claim is the claim the turn was made under (DeliveryToSend.Claim);
 	// zero for none. A postponement under a claim that is no longer the

@@ -132,6 +132,7 @@ func pathAt(data []byte, offset int64) string {
 		return b.String()
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber() // a number out of float64's range is still a token
 	for {
 		tok, err := dec.Token()
 		if err != nil {

@@ -18,6 +18,11 @@ func TestPathAt(t *testing.T) {
 			t.Errorf("value before byte %d (%s): path %q, want %q", end, c.after, got, c.want)
 		}
 	}
+	// A number past float64's range is still a token.
+	huge := `{"bags": [{"skus": [{"quantity": 1e400}]}]}`
+	if got := pathAt([]byte(huge), int64(indexEnd(huge, "1e400"))); got != "bags[0].skus[0].quantity" {
+		t.Errorf("1e400: path %q", got)
+	}
 	if got := pathAt([]byte(`{"a": 1}`), 9); got != "" {
 		t.Errorf("no value ends past the end, got %q", got)
 	}

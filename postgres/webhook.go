@@ -307,19 +307,26 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p tote.ClaimDeliveriesParam
 // not joins: a plan cached while the events table was small would
 // otherwise scan it whole on every claim once it has grown). Of the first
 // Limit due deliveries, at most PerSubscription ($5) of each subscription
-// are taken; the other candidates' row locks end with the statement.
+// are taken. Only those are locked (SKIP LOCKED, their conditions checked
+// again on the locked row), so a candidate left due is never held from a
+// concurrent pause or claim.
 var sqlClaimDeliveries = `
 	WITH candidates AS (
 		SELECT id, webhook_id, due_at FROM webhook_deliveries
 		WHERE due_at <= $2 AND (lease_until IS NULL OR lease_until <= $2)
 			AND webhook_id <> ALL($4)
 			AND webhook_id NOT IN (SELECT id FROM webhooks WHERE paused_until > $2)
-		ORDER BY due_at, id LIMIT $3 FOR UPDATE SKIP LOCKED),
-	claimed AS (
-		UPDATE webhook_deliveries SET lease_until = $1, claim_token = claim_token + 1
+		ORDER BY due_at, id LIMIT $3),
+	chosen AS (
+		SELECT id FROM webhook_deliveries
 		WHERE id IN (SELECT id FROM (
 				SELECT id, row_number() OVER (PARTITION BY webhook_id ORDER BY due_at, id) AS nth FROM candidates) c
 			WHERE nth <= $5)
+			AND due_at <= $2 AND (lease_until IS NULL OR lease_until <= $2)
+		FOR UPDATE SKIP LOCKED),
+	claimed AS (
+		UPDATE webhook_deliveries SET lease_until = $1, claim_token = claim_token + 1
+		WHERE id IN (SELECT id FROM chosen)
 		RETURNING *)
 	SELECT ` + deliveryColumns("d.") + `, w.id, w.app_id, w.event, w.remote_endpoint, w.status,
 		w.signing_secret, w.ordered, w.paused_until, w.pause_level, w.date_created, w.date_last_modified,
@@ -583,7 +590,7 @@ const (
 		WHERE id = $9 AND attempts = $10 AND status IN ('CREATED', 'IN_PROGRESS')
 		RETURNING webhook_id, bag_id, in_stream`
 	sqlPostponeDelivery = `
-		UPDATE webhook_deliveries SET due_at = $1, lease_until = NULL
+		UPDATE webhook_deliveries SET due_at = $1, date_next_attempt = $1, lease_until = NULL
 		WHERE id = $2 AND attempts = $3 AND status IN ('CREATED', 'IN_PROGRESS') AND $4::bigint IN (0, claim_token)`
 	sqlInsertAttempt = `
 		INSERT INTO webhook_delivery_attempts (delivery_id, webhook_id, attempt, status_code, error,

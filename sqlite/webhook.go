@@ -416,7 +416,7 @@ const (
 			webhook_deliveries.in_stream`
 	// Row: [id, attempts, due_at, claim].
 	sqlPostponeDeliveries = `
-		UPDATE webhook_deliveries SET due_at = j.value->>2, lease_until = NULL
+		UPDATE webhook_deliveries SET due_at = j.value->>2, date_next_attempt = j.value->>2, lease_until = NULL
 		FROM json_each(?) j
 		WHERE webhook_deliveries.id = j.value->>0 AND webhook_deliveries.attempts = j.value->>1
 			AND webhook_deliveries.status IN ('CREATED', 'IN_PROGRESS')

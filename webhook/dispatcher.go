@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"slices"
 	"sync"
@@ -48,8 +49,11 @@ type Dispatcher struct {
 	claimed  map[int64]int64 // deliveries claimed and not yet recorded → their claim (leases renewed)
 	// queue holds claimed deliveries not yet started, oldest claim first;
 	// queued counts them by subscription.
-	queue    []*tote.DeliveryToSend
-	queued   map[int64]int
+	queue  []queuedDelivery
+	queued map[int64]int
+	// paused are the subscriptions this process saw paused, until when: a
+	// claim that raced the pause is given back, not queued.
+	paused   map[int64]time.Time
 	sending  int  // attempts running (at most Workers)
 	held     int  // claimed and not yet recorded: queued, sending, or being recorded
 	stopping bool // Run is ending: nothing more is started
@@ -98,7 +102,7 @@ func (d *Dispatcher) init() {
 			d.PollInterval = time.Second
 		}
 		d.wake = make(chan struct{}, 1)
-		d.inFlight, d.claimed, d.queued = map[int64]int{}, map[int64]int64{}, map[int64]int{}
+		d.inFlight, d.claimed, d.queued, d.paused = map[int64]int{}, map[int64]int64{}, map[int64]int{}, map[int64]time.Time{}
 		d.abortCtx, d.abort = context.WithCancel(context.Background())
 		d.batch.store = d.Store
 	})
@@ -155,7 +159,7 @@ func (d *Dispatcher) Run(ctx context.Context) {
 				failures = 0
 			}
 			d.enqueue(batch)
-			full = err == nil && len(batch) == limit
+			full = err == nil && (len(batch) == limit || trimmed(batch, d.endpointLimit()))
 		}
 		if full {
 			continue // more may be due: go again at once
@@ -206,20 +210,51 @@ func (d *Dispatcher) room() (int, []int64) {
 	return max(want, 0), skip
 }
 
+// queuedDelivery is a claimed delivery waiting for a worker, since when.
+type queuedDelivery struct {
+	ds    *tote.DeliveryToSend
+	since time.Time
+}
+
+// trimmed reports whether a claim may have left due deliveries behind a
+// subscription's share (perSubscription of it): others may be due past
+// them. Claiming again at once is bounded, as room soon skips that
+// subscription.
+func trimmed(batch []*tote.DeliveryToSend, perSubscription int) bool {
+	n := map[int64]int{}
+	for _, ds := range batch {
+		if n[ds.Webhook.ID]++; n[ds.Webhook.ID] == perSubscription {
+			return true
+		}
+	}
+	return false
+}
+
 // enqueue puts claimed deliveries in the local queue and starts what can
 // start.
 func (d *Dispatcher) enqueue(batch []*tote.DeliveryToSend) {
 	if len(batch) == 0 {
 		return
 	}
+	now := time.Now()
+	clock := d.Clock.Now()
+	var back []queuedDelivery
+	var until time.Time
 	d.mu.Lock()
-	defer d.mu.Unlock()
+	defer func() {
+		d.mu.Unlock()
+		d.giveBack(back, until)
+	}()
 	for _, ds := range batch {
 		d.claimed[ds.Delivery.ID] = ds.Claim
-		d.queue = append(d.queue, ds)
+		d.held++
+		if end, ok := d.paused[ds.Webhook.ID]; ok && end.After(clock) {
+			back, until = append(back, queuedDelivery{ds, now}), end // claimed as the pause began
+			continue
+		}
+		d.queue = append(d.queue, queuedDelivery{ds, now})
 		d.queued[ds.Webhook.ID]++
 	}
-	d.held += len(batch)
 	d.pump()
 }
 
@@ -228,8 +263,8 @@ func (d *Dispatcher) enqueue(batch []*tote.DeliveryToSend) {
 func (d *Dispatcher) pump() {
 	limit := d.endpointLimit()
 	for i := 0; i < len(d.queue) && d.sending < d.Workers && !d.stopping; {
-		ds := d.queue[i]
-		id := ds.Webhook.ID
+		q := d.queue[i]
+		id := q.ds.Webhook.ID
 		if d.inFlight[id] >= limit {
 			i++
 			continue
@@ -240,7 +275,7 @@ func (d *Dispatcher) pump() {
 		}
 		d.inFlight[id]++
 		d.sending++
-		d.wg.Go(func() { d.attempt(ds) })
+		d.wg.Go(func() { d.attempt(q.ds, time.Since(q.since) > staleAfter) })
 	}
 }
 
@@ -266,36 +301,56 @@ func (d *Dispatcher) handBack() {
 	queue := d.queue
 	d.queue, d.queued = nil, map[int64]int{}
 	d.mu.Unlock()
-	d.giveBack(queue)
+	d.giveBack(queue, d.Clock.Now())
 }
 
 // unqueue gives back the queued deliveries of a subscription that was just
-// paused or disabled: the claims skip it while it is paused, and cancel
-// its deliveries once it is disabled.
-func (d *Dispatcher) unqueue(webhookID int64) {
+// paused or disabled, due at until (the pause's end; for a disabled one,
+// now: the next claim cancels them), and notes a pause.
+func (d *Dispatcher) unqueue(webhookID int64, until time.Time, paused bool) {
 	d.mu.Lock()
-	var mine []*tote.DeliveryToSend
-	d.queue = slices.DeleteFunc(d.queue, func(ds *tote.DeliveryToSend) bool {
-		if ds.Webhook.ID == webhookID {
-			mine = append(mine, ds)
+	for id, end := range d.paused {
+		if !end.After(d.Clock.Now()) {
+			delete(d.paused, id)
+		}
+	}
+	if paused {
+		d.paused[webhookID] = until
+	} else {
+		delete(d.paused, webhookID)
+	}
+	var mine []queuedDelivery
+	d.queue = slices.DeleteFunc(d.queue, func(q queuedDelivery) bool {
+		if q.ds.Webhook.ID == webhookID {
+			mine = append(mine, q)
 			return true
 		}
 		return false
 	})
 	delete(d.queued, webhookID)
 	d.mu.Unlock()
-	d.giveBack(mine)
+	d.giveBack(mine, until)
+}
+
+// Forget gives back the deliveries of a subscription waiting in the local
+// queue, due now: it was changed or deleted (Service.Changed), and the next
+// claim reads it as it is. Another process's queue notices within
+// staleAfter, when it reads the subscription again.
+func (d *Dispatcher) Forget(webhookID int64) {
+	d.init()
+	d.unqueue(webhookID, d.Clock.Now(), false)
+	d.Notify()
 }
 
 // giveBack ends the claims of deliveries taken out of the queue: they are
-// due again at once.
-func (d *Dispatcher) giveBack(list []*tote.DeliveryToSend) {
+// due again at due.
+func (d *Dispatcher) giveBack(list []queuedDelivery, due time.Time) {
 	now := d.Clock.Now()
-	for _, ds := range list {
+	for _, q := range list {
 		d.wg.Go(func() {
-			defer d.recorded(ds.Delivery.ID)
-			_, _ = d.record(tote.DeliveryOutcome{DeliveryID: ds.Delivery.ID, Attempts: ds.Delivery.Attempts, Now: now,
-				Status: ds.Delivery.Status, Postpone: true, NextAttempt: now, Claim: ds.Claim})
+			defer d.recorded(q.ds.Delivery.ID)
+			_, _ = d.record(tote.DeliveryOutcome{DeliveryID: q.ds.Delivery.ID, Attempts: q.ds.Delivery.Attempts, Now: now,
+				Status: q.ds.Delivery.Status, Postpone: true, NextAttempt: due, Claim: q.ds.Claim})
 		})
 	}
 }
@@ -335,12 +390,36 @@ func (d *Dispatcher) endpointLimit() int {
 	return d.EndpointConcurrency
 }
 
+// staleAfter is how long a delivery may wait in the local queue before its
+// subscription is read again when it starts: it may have been deactivated,
+// deleted, or pointed elsewhere meanwhile.
+const staleAfter = time.Second
+
 // attempt makes one turn of a delivery started by pump: it sends it, or
-// cancels it, and records what happened.
-func (d *Dispatcher) attempt(ds *tote.DeliveryToSend) {
+// cancels it, and records what happened. A delivery that waited (stale)
+// is sent as its subscription is now.
+func (d *Dispatcher) attempt(ds *tote.DeliveryToSend, stale bool) {
 	del, w := ds.Delivery, ds.Webhook
 	defer d.recorded(del.ID)
+	if stale {
+		cur, err := d.Store.FindWebhookByID(context.Background(), w.ID)
+		switch {
+		case errors.Is(err, tote.ErrNotFound): // deleted, with its deliveries
+			d.sent(w.ID)
+			return
+		case err != nil:
+			d.Log.Error("read webhook subscription", "webhook_id", w.ID, "err", err)
+		default:
+			w = cur
+		}
+	}
 	now := d.Clock.Now()
+	if w.PausedUntil != nil && w.PausedUntil.After(now) { // paused while it waited
+		d.sent(w.ID)
+		_, _ = d.record(tote.DeliveryOutcome{DeliveryID: del.ID, Attempts: del.Attempts, Now: now,
+			Status: del.Status, Postpone: true, NextAttempt: *w.PausedUntil, Claim: ds.Claim})
+		return
+	}
 	if w.Status != tote.WebhookStatusActive {
 		d.sent(w.ID)
 		_, _ = d.record(tote.DeliveryOutcome{DeliveryID: del.ID, Attempts: del.Attempts, Now: now,
@@ -388,8 +467,11 @@ func (d *Dispatcher) attempt(ds *tote.DeliveryToSend) {
 	if r.PausedUntil != nil {
 		log.Warn("webhook endpoint paused after repeated failures", "until", r.PausedUntil)
 	}
-	if r.Disabled || r.PausedUntil != nil {
-		d.unqueue(w.ID)
+	switch {
+	case r.PausedUntil != nil:
+		d.unqueue(w.ID, *r.PausedUntil, true)
+	case r.Disabled:
+		d.unqueue(w.ID, d.Clock.Now(), false)
 	}
 	switch out.Status {
 	case tote.DeliveryStatusInProgress:

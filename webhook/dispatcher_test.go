@@ -71,6 +71,7 @@ func newHarness(t *testing.T, open storetest.Opener, o options) *harness {
 	d := &webhook.Dispatcher{Store: store, Clock: clock, Log: quiet, Sender: sender, Policy: o.policy,
 		EndpointConcurrency: o.concurrency, Workers: cmpOr(o.workers, 16), PollInterval: 10 * time.Millisecond,
 		Lease: 3 * time.Second}
+	h.svc.Changed = d.Forget
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { d.Run(ctx); close(done) }()
@@ -702,17 +703,24 @@ func testAbortKeepsAnAnswer(t *testing.T, open storetest.Opener) {
 // again without an attempt).
 type countingStore struct {
 	tote.Store
-	postponed atomic.Int64
+	postponed, sent atomic.Int64
 }
 
 func (s *countingStore) RecordDeliveryOutcomes(ctx context.Context, outcomes []tote.DeliveryOutcome) ([]tote.DeliveryResult, error) {
+	res, err := s.Store.RecordDeliveryOutcomes(ctx, outcomes)
 	for _, o := range outcomes {
 		if o.Postpone {
 			s.postponed.Add(1)
 		}
+		if o.Sent && err == nil {
+			s.sent.Add(1)
+		}
 	}
-	return s.Store.RecordDeliveryOutcomes(ctx, outcomes)
+	return res, err
 }
+
+// attempts counts the HTTP attempts whose outcome was recorded.
+func (s *countingStore) attempts() int64 { return s.sent.Load() }
 
 // TestBacklogToOneEndpoint: a backlog to one subscription goes out at its
 // endpoint's cap, each delivery claimed once and sent once: what the cap
@@ -771,6 +779,139 @@ func TestBacklogToOneEndpoint(t *testing.T) {
 			if del.Status != tote.DeliveryStatusSucceeded || del.Attempts != 1 {
 				t.Fatalf("delivery %d: %s after %d attempts, want SUCCEEDED after 1", del.ID, del.Status, del.Attempts)
 			}
+		}
+	})
+}
+
+// TestQueuedWhenPaused: the deliveries a dispatcher holds for a
+// subscription that an outcome pauses are given back due when the pause
+// ends, as the pause's own transaction does with those it finds waiting.
+func TestQueuedWhenPaused(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, open storetest.Opener) {
+		policy := fastPolicy()
+		policy.Pause = tote.PausePolicy{Failures: 4, Window: time.Minute, Pauses: []time.Duration{time.Hour}}
+		h := newHarness(t, open, options{policy: policy, workers: 8, concurrency: 4})
+		rcv := newReceiver(t, func(int, *http.Request) int {
+			time.Sleep(30 * time.Millisecond)
+			return 500
+		})
+		w := h.subscribe(rcv, tote.EventOrderUpdated, false)
+		// In one transaction, so none is recorded as the pause begins (on
+		// PostgreSQL such a delivery may start due at once: decision 0009).
+		h.events(tote.EventOrderUpdated, make([]int, 30)...)
+		eventually(t, "the pause", func() bool { return h.webhook(w).PausedUntil != nil })
+		until := *h.webhook(w).PausedUntil
+		// Never attempted (waiting when the pause began, or held by the
+		// dispatcher and given back): due when the pause ends.
+		eventually(t, "the deliveries never attempted to be due at the pause's end", func() bool {
+			for _, d := range h.deliveries(w) {
+				if d.Attempts == 0 && (d.DateNextAttempt == nil || d.DateNextAttempt.Before(until)) {
+					return false
+				}
+			}
+			return true
+		})
+	})
+}
+
+// TestTrimmedClaim: a claim that took a subscription's share and left the
+// rest of its backlog due claims again at once, so another subscription's
+// delivery behind that backlog does not wait for the next poll.
+func TestTrimmedClaim(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, open storetest.Opener) {
+		store := &countingStore{Store: open(t)}
+		clock := tote.SystemClock{}
+		app, secret, err := (&tenant.Service{Store: store, Clock: clock}).CreateApp(t.Context(), tenant.CreateAppParams{Name: "c"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		order := storetest.Order(t, store, app.ID, 1)
+		slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			select { // answers after 3 s, or when the test ends
+			case <-time.After(3 * time.Second):
+			case <-r.Context().Done():
+			}
+		}))
+		defer slow.Close()
+		arrived := make(chan time.Time, 1)
+		fast := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			select {
+			case arrived <- time.Now():
+			default:
+			}
+		}))
+		defer fast.Close()
+		sender := &webhook.Sender{Client: webhook.NewClient(5*time.Second, true), Clock: clock, AllowPrivate: true}
+		svc := &webhook.Service{Store: store, Clock: clock, Sender: sender, AllowPrivate: true}
+		f := false
+		for _, sub := range []struct {
+			event tote.EventType
+			url   string
+		}{{tote.EventOrderUpdated, slow.URL}, {tote.EventOrderShipped, fast.URL}} {
+			if _, err := svc.Create(t.Context(), app, secret, webhook.CreateParams{Event: string(sub.event), RemoteEndpoint: sub.url, Ordered: &f}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for range 200 {
+			storetest.Events(t, store, order, tote.EventOrderUpdated, order.Bags[0].ID)
+		}
+		storetest.Events(t, store, order, tote.EventOrderShipped, order.Bags[0].ID)
+		d := &webhook.Dispatcher{Store: store, Clock: clock, Log: quiet, Sender: sender, Policy: fastPolicy(),
+			Workers: 64, EndpointConcurrency: 16, PollInterval: 3 * time.Second, Lease: 30 * time.Second}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		start := time.Now()
+		go func() { d.Run(ctx); close(done) }()
+		defer func() { cancel(); d.Abort(); <-done }()
+		select {
+		case at := <-arrived:
+			if took := at.Sub(start); took > time.Second {
+				t.Fatalf("the fast endpoint's delivery took %v behind the slow one's backlog", took)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("the fast endpoint's delivery never came")
+		}
+	})
+}
+
+// TestQueuedWhenChanged: deliveries a dispatcher holds for a subscription
+// that is then deactivated are not sent (they are cancelled when claimed
+// again).
+func TestQueuedWhenChanged(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, open storetest.Opener) {
+		h := newHarness(t, open, options{policy: fastPolicy(), workers: 8, concurrency: 2})
+		var changed atomic.Bool
+		var late atomic.Int64
+		rcv := newReceiver(t, func(int, *http.Request) int {
+			if changed.Load() {
+				late.Add(1)
+			}
+			time.Sleep(300 * time.Millisecond)
+			return 200
+		})
+		w := h.subscribe(rcv, tote.EventOrderUpdated, false)
+		for range 10 {
+			h.events(tote.EventOrderUpdated, 0)
+		}
+		eventually(t, "two in flight", func() bool { return len(rcv.got()) == 2 })
+		inactive := string(tote.WebhookStatusInactive)
+		if _, err := h.svc.Update(t.Context(), h.app.ID, w.ID, webhook.UpdateParams{Status: &inactive}); err != nil {
+			t.Fatal(err)
+		}
+		changed.Store(true)
+		eventually(t, "every delivery final", func() bool {
+			for _, d := range h.deliveries(w) {
+				if !d.Status.Final() {
+					return false
+				}
+			}
+			return true
+		})
+		if late.Load() > 0 {
+			t.Fatalf("%d deliveries were sent after the subscription was deactivated", late.Load())
 		}
 	})
 }

@@ -29,6 +29,16 @@ type Service struct {
 	// NewEventID makes the event ids of resends and simulated events
 	// (default: "evt_" and a UUIDv7, like recorded events).
 	NewEventID func() string
+	// Changed, when set, is told of a subscription updated or deleted,
+	// after the change commits: the local Dispatcher's Forget, so that
+	// deliveries it holds are not sent as the subscription was.
+	Changed func(webhookID int64)
+}
+
+func (s *Service) changed(id int64) {
+	if s.Changed != nil {
+		s.Changed(id)
+	}
 }
 
 func (s *Service) newEventID() string {
@@ -189,13 +199,14 @@ func (s *Service) Update(ctx context.Context, appID, id int64, p UpdateParams) (
 	if err != nil {
 		return nil, err
 	}
+	s.changed(w.ID)
 	return w, nil
 }
 
 // Delete removes a subscription with its delivery log; its pending
 // deliveries are dropped.
 func (s *Service) Delete(ctx context.Context, appID, id int64) error {
-	return s.Store.InTx(ctx, func(tx tote.Tx) error {
+	err := s.Store.InTx(ctx, func(tx tote.Tx) error {
 		w, err := tx.LockWebhook(ctx, id)
 		if errors.Is(err, tote.ErrNotFound) || err == nil && w.AppID != appID {
 			return notFound(id)
@@ -204,6 +215,10 @@ func (s *Service) Delete(ctx context.Context, appID, id int64) error {
 		}
 		return tx.DeleteWebhook(ctx, id)
 	})
+	if err == nil {
+		s.changed(id)
+	}
+	return err
 }
 
 // Deliveries returns a page of a subscription's delivery log, newest first,

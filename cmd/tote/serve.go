@@ -201,7 +201,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	go sandboxServer.Serve(sandboxLn)
 	defer sandboxServer.Close()
 	srv.Webhooks = &webhook.Service{Store: store, Clock: clock, Sender: sender, AllowPrivate: c.webhookAllowPrivate,
-		Bodies: api.EventBodies{}}
+		Bodies: api.EventBodies{}, Changed: dispatcher.Forget}
 	for _, rt := range platform.OperatorRoutes() {
 		srv.OperatorRoutes = append(srv.OperatorRoutes, api.Route{Method: rt.Method, Path: rt.Path, Handler: rt.Handler})
 	}
