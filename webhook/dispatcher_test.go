@@ -722,6 +722,55 @@ func (s *countingStore) RecordDeliveryOutcomes(ctx context.Context, outcomes []t
 // attempts counts the HTTP attempts whose outcome was recorded.
 func (s *countingStore) attempts() int64 { return s.sent.Load() }
 
+// bare is a store (counting what is put off) with an app and an order of
+// one bag, for tests that run a dispatcher of their own.
+type bare struct {
+	store  *countingStore
+	order  *tote.Order
+	sender *webhook.Sender
+	svc    *webhook.Service
+	app    *tote.App
+	secret string
+}
+
+func newBare(t *testing.T, open storetest.Opener) *bare {
+	t.Helper()
+	b := &bare{store: &countingStore{Store: open(t)}}
+	clock := tote.SystemClock{}
+	var err error
+	b.app, b.secret, err = (&tenant.Service{Store: b.store, Clock: clock}).CreateApp(t.Context(), tenant.CreateAppParams{Name: "c"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.order = storetest.Order(t, b.store, b.app.ID, 1)
+	b.sender = &webhook.Sender{Client: webhook.NewClient(5*time.Second, true), Clock: clock, AllowPrivate: true}
+	b.svc = &webhook.Service{Store: b.store, Clock: clock, Sender: b.sender, AllowPrivate: true}
+	return b
+}
+
+// subscribe makes an unordered subscription to url.
+func (b *bare) subscribe(t *testing.T, event tote.EventType, url string) *tote.Webhook {
+	t.Helper()
+	f := false
+	w, err := b.svc.Create(t.Context(), b.app, b.secret, webhook.CreateParams{Event: string(event), RemoteEndpoint: url, Ordered: &f})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+// run starts a dispatcher of workers, perEndpoint of them at most to one
+// endpoint, until the test ends (cut short then).
+func (b *bare) run(t *testing.T, workers, perEndpoint int, poll time.Duration) *webhook.Dispatcher {
+	d := &webhook.Dispatcher{Store: b.store, Clock: tote.SystemClock{}, Log: quiet, Sender: b.sender, Policy: fastPolicy(),
+		Workers: workers, EndpointConcurrency: perEndpoint, PollInterval: poll, Lease: 30 * time.Second}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { d.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); d.Abort(); <-done })
+	return d
+}
+
 // TestBacklogToOneEndpoint: a backlog to one subscription goes out at its
 // endpoint's cap, each delivery claimed once and sent once: what the cap
 // holds back waits, due or in the dispatcher's queue, and is never claimed
@@ -729,13 +778,7 @@ func (s *countingStore) attempts() int64 { return s.sent.Load() }
 func TestBacklogToOneEndpoint(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, open storetest.Opener) {
-		store := &countingStore{Store: open(t)}
-		clock := tote.SystemClock{}
-		app, secret, err := (&tenant.Service{Store: store, Clock: clock}).CreateApp(t.Context(), tenant.CreateAppParams{Name: "c"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		order := storetest.Order(t, store, app.ID, 1)
+		b := newBare(t, open)
 		var inFlight, most, got atomic.Int64
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			n := inFlight.Add(1)
@@ -745,33 +788,22 @@ func TestBacklogToOneEndpoint(t *testing.T) {
 			inFlight.Add(-1)
 			got.Add(1)
 		}))
-		defer srv.Close()
-		sender := &webhook.Sender{Client: webhook.NewClient(5*time.Second, true), Clock: clock, AllowPrivate: true}
-		svc := &webhook.Service{Store: store, Clock: clock, Sender: sender, AllowPrivate: true}
-		f := false
-		w, err := svc.Create(t.Context(), app, secret, webhook.CreateParams{Event: string(tote.EventOrderUpdated), RemoteEndpoint: srv.URL, Ordered: &f})
-		if err != nil {
-			t.Fatal(err)
-		}
+		t.Cleanup(srv.Close)
+		w := b.subscribe(t, tote.EventOrderUpdated, srv.URL)
 		const events = 40
 		for range events {
-			storetest.Events(t, store, order, tote.EventOrderUpdated, order.Bags[0].ID)
+			storetest.Events(t, b.store, b.order, tote.EventOrderUpdated, b.order.Bags[0].ID)
 		}
-		d := &webhook.Dispatcher{Store: store, Clock: clock, Log: quiet, Sender: sender, Policy: fastPolicy(),
-			Workers: 8, EndpointConcurrency: 2, PollInterval: 10 * time.Millisecond, Lease: 3 * time.Second}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() { d.Run(ctx); close(done) }()
-		defer func() { cancel(); <-done }()
+		d := b.run(t, 8, 2, 10*time.Millisecond)
 		eventually(t, "every delivery", func() bool { return got.Load() >= events })
 		eventually(t, "every outcome", func() bool { return d.Attempts().Succeeded == events })
 		if most.Load() > 2 {
 			t.Fatalf("%d requests at once to an endpoint capped at 2", most.Load())
 		}
-		if n := store.postponed.Load(); n != 0 {
+		if n := b.store.postponed.Load(); n != 0 {
 			t.Fatalf("%d deliveries were claimed and put off", n)
 		}
-		ds, _, err := store.FindDeliveries(t.Context(), w.ID, tote.Page{Number: 1, Size: 100})
+		ds, _, err := b.store.FindDeliveries(t.Context(), w.ID, tote.Page{Number: 1, Size: 100})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -821,20 +853,14 @@ func TestQueuedWhenPaused(t *testing.T) {
 func TestTrimmedClaim(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, open storetest.Opener) {
-		store := &countingStore{Store: open(t)}
-		clock := tote.SystemClock{}
-		app, secret, err := (&tenant.Service{Store: store, Clock: clock}).CreateApp(t.Context(), tenant.CreateAppParams{Name: "c"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		order := storetest.Order(t, store, app.ID, 1)
+		b := newBare(t, open)
 		slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			select { // answers after 3 s, or when the test ends
 			case <-time.After(3 * time.Second):
 			case <-r.Context().Done():
 			}
 		}))
-		defer slow.Close()
+		t.Cleanup(slow.Close)
 		arrived := make(chan time.Time, 1)
 		fast := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			select {
@@ -842,29 +868,15 @@ func TestTrimmedClaim(t *testing.T) {
 			default:
 			}
 		}))
-		defer fast.Close()
-		sender := &webhook.Sender{Client: webhook.NewClient(5*time.Second, true), Clock: clock, AllowPrivate: true}
-		svc := &webhook.Service{Store: store, Clock: clock, Sender: sender, AllowPrivate: true}
-		f := false
-		for _, sub := range []struct {
-			event tote.EventType
-			url   string
-		}{{tote.EventOrderUpdated, slow.URL}, {tote.EventOrderShipped, fast.URL}} {
-			if _, err := svc.Create(t.Context(), app, secret, webhook.CreateParams{Event: string(sub.event), RemoteEndpoint: sub.url, Ordered: &f}); err != nil {
-				t.Fatal(err)
-			}
-		}
+		t.Cleanup(fast.Close)
+		b.subscribe(t, tote.EventOrderUpdated, slow.URL)
+		b.subscribe(t, tote.EventOrderShipped, fast.URL)
 		for range 200 {
-			storetest.Events(t, store, order, tote.EventOrderUpdated, order.Bags[0].ID)
+			storetest.Events(t, b.store, b.order, tote.EventOrderUpdated, b.order.Bags[0].ID)
 		}
-		storetest.Events(t, store, order, tote.EventOrderShipped, order.Bags[0].ID)
-		d := &webhook.Dispatcher{Store: store, Clock: clock, Log: quiet, Sender: sender, Policy: fastPolicy(),
-			Workers: 64, EndpointConcurrency: 16, PollInterval: 3 * time.Second, Lease: 30 * time.Second}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
+		storetest.Events(t, b.store, b.order, tote.EventOrderShipped, b.order.Bags[0].ID)
 		start := time.Now()
-		go func() { d.Run(ctx); close(done) }()
-		defer func() { cancel(); d.Abort(); <-done }()
+		b.run(t, 64, 16, 3*time.Second)
 		select {
 		case at := <-arrived:
 			if took := at.Sub(start); took > time.Second {
