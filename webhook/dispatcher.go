@@ -238,18 +238,19 @@ func (d *Dispatcher) enqueue(batch []*tote.DeliveryToSend) {
 	}
 	now := time.Now()
 	clock := d.Clock.Now()
-	var back []queuedDelivery
-	var until time.Time
+	back := map[time.Time][]queuedDelivery{} // by the end of their pause
 	d.mu.Lock()
 	defer func() {
 		d.mu.Unlock()
-		d.giveBack(back, until)
+		for until, list := range back {
+			d.giveBack(list, until)
+		}
 	}()
 	for _, ds := range batch {
 		d.claimed[ds.Delivery.ID] = ds.Claim
 		d.held++
 		if end, ok := d.paused[ds.Webhook.ID]; ok && end.After(clock) {
-			back, until = append(back, queuedDelivery{ds, now}), end // claimed as the pause began
+			back[end] = append(back[end], queuedDelivery{ds, now}) // claimed as the pause began
 			continue
 		}
 		d.queue = append(d.queue, queuedDelivery{ds, now})
