@@ -173,7 +173,11 @@ func (s *Service) applyTo(ctx context.Context, tx tote.Tx, c Command, o *tote.Or
 		sc := &tote.StatusChange{AppID: o.AppID, OrderID: o.ID, Field: ch.Field, From: ch.From, To: ch.To, Trigger: ch.Trigger, DateCreated: now}
 		if ch.Bag != tote.NoBag {
 			sc.BagID = o.Bags[ch.Bag].ID
-			touched[ch.Bag] = true
+			// A self-loop that records no event (an outcome still
+			// unknown) leaves the bag as it was: no new version.
+			if ch.From != ch.To || len(ch.Events) > 0 {
+				touched[ch.Bag] = true
+			}
 		}
 		res.Changes = append(res.Changes, sc)
 	}
@@ -190,7 +194,9 @@ func (s *Service) applyTo(ctx context.Context, tx tote.Tx, c Command, o *tote.Or
 	change := &Change{Order: o, State: state, Now: now, Jobs: c.Jobs}
 	if bag != tote.NoBag {
 		change.Bag = o.Bags[bag]
-		touched[bag] = true
+		if c.Edit != nil {
+			touched[bag] = true // Edit may change any of its fields
+		}
 	}
 	if c.Edit != nil {
 		if err := c.Edit(change); err != nil {

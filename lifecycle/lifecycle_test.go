@@ -135,6 +135,41 @@ func TestApplyWritesEverythingTogether(t *testing.T) {
 	})
 }
 
+// TestOutcomeUnknownKeepsTheVersion: a bag whose submission outcome is
+// unknown stays SUBMITTED and records no event, so its version, which a
+// receiver checks deliveries against, does not move either.
+func TestOutcomeUnknownKeepsTheVersion(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, open storetest.Opener) {
+		ctx := context.Background()
+		s := open(t)
+		o := submitted(t, s)
+		before := take(t, s, o.ID)
+		later := &lifecycle.Service{Store: s, Clock: tote.ClockFunc(func() time.Time { return storetest.T0.Add(time.Minute) })}
+		_, err := later.Apply(ctx, lifecycle.Command{OrderID: o.ID, BagID: o.Bags[0].ID,
+			Run: func(st *tote.OrderState, b int) (tote.Outcome, error) { return st.BagOutcomeUnknown(b) }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		after := take(t, s, o.ID)
+		was, bag := before.order.Bags[0], after.order.Bags[0]
+		if bag.Status != tote.BagStatusSubmitted || bag.Version != was.Version || !bag.DateLastModified.Equal(was.DateLastModified) {
+			t.Fatalf("after an unknown outcome the bag is %s v%d modified %v; it was v%d modified %v",
+				bag.Status, bag.Version, bag.DateLastModified, was.Version, was.DateLastModified)
+		}
+		if after.events != before.events {
+			t.Fatalf("events: %d → %d", before.events, after.events)
+		}
+		// The next real change takes the next version.
+		if _, err := later.Apply(ctx, accept(o, 0)); err != nil {
+			t.Fatal(err)
+		}
+		if got := take(t, s, o.ID).order.Bags[0].Version; got != was.Version+1 {
+			t.Fatalf("accepted: v%d, want v%d", got, was.Version+1)
+		}
+	})
+}
+
 // faultyStore is a real store whose transactions fail at InsertJobs, the
 // last write of a command, to show the earlier writes roll back with it.
 type faultyStore struct{ tote.Store }
