@@ -109,7 +109,7 @@ func (e *Engine) recorded(ctx context.Context, j *tote.Job, o *tote.Order, bag *
 	case string(tote.BagStatusAccepted), string(tote.BagStatusBackordered):
 		return e.accepted(ctx, o, bag, rec)
 	case tote.PlatformStatusPending:
-		return pending(j)
+		return e.pending(j)
 	default:
 		return e.rejected(ctx, o, bag, &tote.PlatformError{Kind: tote.PlatformRejected, Type: tote.ErrorTypeExternalSubmitCart,
 			Message: fmt.Sprintf("The platform holds the order with status %q, not an accepted one.", rec.Status)})
@@ -119,16 +119,14 @@ func (e *Engine) recorded(ctx context.Context, j *tote.Job, o *tote.Order, bag *
 // pending puts the job back while the platform has taken the bag's order
 // but not confirmed it (a cartless platform): the bag stays SUBMITTED, and
 // the job's next run, past its first, asks the platform by reference
-// before anything else. It asks soon, then less and less often.
-func pending(j *tote.Job) error {
-	return job.Snooze(job.ExponentialBackoff(pendingPoll, maxPendingPoll)(j.Attempt),
+// before anything else. It asks soon, then less and less often, down to
+// about once every Reconcile (with the backoff's jitter).
+func (e *Engine) pending(j *tote.Job) error {
+	return job.Snooze(job.ExponentialBackoff(pendingPoll, cmpOr(e.Reconcile, 5*time.Minute))(j.Attempt),
 		"the platform has taken the order but not confirmed it yet")
 }
 
-const (
-	pendingPoll    = 250 * time.Millisecond
-	maxPendingPoll = time.Minute
-)
+const pendingPoll = 250 * time.Millisecond
 
 func countAttempt(c *lifecycle.Change) error {
 	c.Bag.SubmitAttempts++

@@ -139,7 +139,8 @@ func TestDirectOrderSubmission(t *testing.T) {
 	t.Parallel()
 	storetest.EachKind(t, func(t *testing.T, k storetest.Kind) {
 		flag, value := k.URL(t)
-		s := openShop(t, serve(t, flag, value, "--platform-timeout", "300ms", "--submission-retry-delay", "20ms", "--submission-attempts", "3"))
+		s := openShop(t, serve(t, flag, value, "--platform-timeout", "300ms", "--submission-retry-delay", "20ms", "--submission-attempts", "3",
+			"--reconcile-interval", "1s"))
 		// The server's database, opened beside it, for what the API does not show.
 		var store tote.Store
 		if flag == "--data-dir" {

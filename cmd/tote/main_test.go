@@ -189,6 +189,7 @@ func TestCommandLineErrors(t *testing.T) {
 		{"apps", "create", "--data-dir", dir}, // no name
 		{"apps", "create", "--name", "x", "--commission-rate", "300", "--data-dir", dir},
 		{"serve", "--addr", "127.0.0.1:0", "--database-url", "postgres://nobody@127.0.0.1:1/none"},
+		{"serve", "--addr", "127.0.0.1:0", "--data-dir", dir, "--reconcile-interval", "0s"},
 	} {
 		cmd := exec.Command(toteBin, args...)
 		out, err := cmd.CombinedOutput()

@@ -45,6 +45,7 @@ type serveConfig struct {
 	retryDelay      time.Duration
 	submitWait      time.Duration
 	platformTimeout time.Duration
+	reconcile       time.Duration
 	sandboxKey      string
 
 	jobLease                   time.Duration
@@ -79,6 +80,8 @@ func parseServe(args []string, stderr io.Writer) (*serveConfig, error) {
 		"how long POST /v1/orders waits for each bag's first attempt (env TOTE_SUBMISSION_WAIT)")
 	fs.DurationVar(&c.platformTimeout, "platform-timeout", envDuration("TOTE_PLATFORM_TIMEOUT", 5*time.Second),
 		"timeout of one call to a merchant platform (env TOTE_PLATFORM_TIMEOUT)")
+	fs.DurationVar(&c.reconcile, "reconcile-interval", envDuration("TOTE_RECONCILE_INTERVAL", 5*time.Minute),
+		"how often, at most, a bag is checked against its platform while the platform has taken its order without confirming it (env TOTE_RECONCILE_INTERVAL)")
 	fs.StringVar(&c.sandboxKey, "sandbox-key", os.Getenv("TOTE_SANDBOX_KEY"),
 		"key between Tote and its sandbox platform and payment provider; random if unset (env TOTE_SANDBOX_KEY)")
 	fs.DurationVar(&c.jobLease, "job-lease", envDuration("TOTE_JOB_LEASE", 30*time.Second),
@@ -107,6 +110,9 @@ func parseServe(args []string, stderr io.Writer) (*serveConfig, error) {
 	}
 	if c.submitAttempts < 1 {
 		envErrs = append(envErrs, fmt.Errorf("--submission-attempts must be at least 1"))
+	}
+	if c.reconcile <= 0 {
+		envErrs = append(envErrs, fmt.Errorf("--reconcile-interval must be positive"))
 	}
 	if err := errors.Join(envErrs...); err != nil {
 		return nil, err
@@ -181,6 +187,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 		RetryDelay:      c.retryDelay,
 		Wait:            c.submitWait,
 		PlatformTimeout: c.platformTimeout,
+		Reconcile:       c.reconcile,
 	}
 	engine.Register(runner)
 
