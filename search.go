@@ -24,7 +24,8 @@ type OrderFilter struct {
 // BagSort names what a bag search is ordered by.
 type BagSort string
 
-// Bag sort keys (API.md uses camelCase, as the API it follows does).
+// Bag sort keys, in the camelCase of the API Tote follows (the API also
+// takes them in snake_case).
 const (
 	BagSortID            BagSort = "id"
 	BagSortDateModified  BagSort = "dateLastModified"

@@ -234,6 +234,9 @@ func TestCatalogSKURoutes(t *testing.T) {
 		if names(p1) != "SKU 0,SKU 1" || p1["first"] != true || p1["last"] != false {
 			t.Fatalf("merchant 1, page 1 = %v", p1)
 		}
+		if capped := list("?size=101"); capped["size"] != 100.0 || capped["total_elements"] != 5.0 || len(capped["content"].([]any)) != 5 {
+			t.Fatalf("size 101 = %v, want served as 100", capped)
+		}
 		past := list("?page=9&size=100")
 		if past["empty"] != true || len(past["content"].([]any)) != 0 || past["total_elements"] != 5.0 || past["last"] != true {
 			t.Fatalf("page past the end = %v", past)
@@ -241,7 +244,7 @@ func TestCatalogSKURoutes(t *testing.T) {
 
 		for query, field := range map[string]string{
 			"?page=0": "page", "?page=-1": "page", "?page=x": "page", "?page=1.5": "page", "?page=99999999999": "page",
-			"?size=0": "size", "?size=101": "size", "?size=ten": "size",
+			"?size=0": "size", "?size=-3": "size", "?size=ten": "size",
 			"?merchant_id=abc": "merchant_id", "?merchant_id=0": "merchant_id",
 		} {
 			m := wantError(t, b.do("GET", "/v1/catalog/skus"+query, nil, b.app()), 422, "invalid")

@@ -284,6 +284,32 @@ func parseEnum[S ~string](field string, v *string, all []S, bad *[]tote.FieldErr
 	return &s
 }
 
+// bagSortSnake spells the bag sort keys in snake_case, as the rest of the
+// JSON is; the camelCase keys of the API Tote follows are accepted too.
+// Bags are numbered as they are created, so date_created is the id order.
+var bagSortSnake = map[string]tote.BagSort{
+	"date_created": tote.BagSortID, "dateCreated": tote.BagSortID,
+	"date_last_modified": tote.BagSortDateModified, "date_submitted": tote.BagSortDateSubmitted,
+	"sub_total": tote.BagSortSubTotal, "shipping_total": tote.BagSortShipping, "tax_total": tote.BagSortTax,
+}
+
+// bagSort reads a bag sort key in either spelling.
+func bagSort(v string) (tote.BagSort, bool) {
+	if k, ok := bagSortSnake[v]; ok {
+		return k, true
+	}
+	return tote.BagSort(v), slices.Contains(tote.BagSorts(), tote.BagSort(v))
+}
+
+// upper is v in upper case (nil stays nil).
+func upper(v *string) *string {
+	if v == nil {
+		return nil
+	}
+	s := strings.ToUpper(*v)
+	return &s
+}
+
 type bagSearch struct {
 	ID                *int64  `json:"id"`
 	OrderID           *int64  `json:"order_id"`
@@ -326,10 +352,15 @@ func (s *Server) handleSearchBags(w http.ResponseWriter, r *http.Request) {
 	f.Status = parseEnum("bag_status", req.BagStatus, tote.BagStatuses(), &bad)
 	f.FinancialStatus = parseEnum("financial_status", req.FinancialStatus, tote.FinancialStatuses(), &bad)
 	f.FulfillmentStatus = parseEnum("fulfillment_status", req.FulfillmentStatus, tote.FulfillmentStatuses(), &bad)
-	if sort := parseEnum("sort_by", req.SortBy, tote.BagSorts(), &bad); sort != nil {
-		f.Sort = *sort
+	if req.SortBy != nil {
+		if sort, ok := bagSort(*req.SortBy); ok {
+			f.Sort = sort
+		} else {
+			bad = append(bad, tote.FieldError{Field: "sort_by", Message: "must be one of id, date_created, date_last_modified, " +
+				"date_submitted, total, sub_total, shipping_total, tax_total (or the same in camelCase)"})
+		}
 	}
-	if dir := parseEnum("sort_direction", req.SortDirection, []string{"ASC", "DESC"}, &bad); dir != nil {
+	if dir := parseEnum("sort_direction", upper(req.SortDirection), []string{"ASC", "DESC"}, &bad); dir != nil {
 		f.Ascending = *dir == "ASC"
 	}
 	if len(bad) > 0 {

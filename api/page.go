@@ -14,7 +14,9 @@ const (
 )
 
 // parsePage reads the query parameters page (1-based, default 1) and size
-// (default 20, at most 100). A bad value is EINVALID naming the parameter.
+// (default 20). A size over 100 is served as 100, as Spring's pageable
+// caps it (the page's size field says so); a value that is not a whole
+// number, or below 1, is EINVALID naming the parameter.
 func parsePage(r *http.Request) (tote.Page, error) {
 	q := r.URL.Query()
 	p := tote.Page{Number: 1, Size: DefaultPageSize}
@@ -28,10 +30,10 @@ func parsePage(r *http.Request) (tote.Page, error) {
 	}
 	if v := q.Get("size"); v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > MaxPageSize {
-			bad = append(bad, tote.FieldError{Field: "size", Message: "must be a whole number from 1 to 100"})
+		if err != nil || n < 1 {
+			bad = append(bad, tote.FieldError{Field: "size", Message: "must be a whole number from 1 (at most 100 are returned)"})
 		}
-		p.Size = n
+		p.Size = min(n, MaxPageSize)
 	}
 	if len(bad) > 0 {
 		return tote.Page{}, tote.Invalid(bad...)

@@ -89,7 +89,6 @@ func TestWebhookSubscriptions(t *testing.T) {
 				wantField(t, b.do("POST", "/v1/events/webhooks", strings.NewReader(body), b.app()), field)
 			}
 			wantError(t, b.do("POST", "/v1/events/webhooks", strings.NewReader(`{"event": `), b.app()), 400, "malformed")
-			wantError(t, b.do("POST", "/v1/events/webhooks", strings.NewReader(`{"event": "ORDER_CANCELLED", "remote_endpoint": "https://hooks.example.com/tote"}`), b.app()), 409, "conflict")
 			wantField(t, b.do("PUT", path, strings.NewReader(`{"remote_endpoint": "http://hooks.example.com/x"}`), b.app()), "remote_endpoint")
 			wantField(t, b.do("PUT", path, strings.NewReader(`{"status": "DISABLED"}`), b.app()), "status")
 		})
@@ -111,7 +110,10 @@ func TestWebhookSubscriptions(t *testing.T) {
 				got["signing_secret"] != w["signing_secret"] || got["remote_endpoint"] != w["remote_endpoint"] {
 				t.Fatalf("update = %d %s", r.status, r.body)
 			}
-			wantError(t, b.do("GET", "/v1/events/webhooks?size=500", nil, b.app()), 422, "invalid")
+			if r := b.do("GET", "/v1/events/webhooks?size=500", nil, b.app()); r.status != 200 || r.json(t)["size"] != 100.0 {
+				t.Fatalf("size 500 = %d %s, want served as 100", r.status, r.body)
+			}
+			wantError(t, b.do("GET", "/v1/events/webhooks?size=0", nil, b.app()), 422, "invalid")
 		})
 
 		t.Run("AnotherApps", func(t *testing.T) {
@@ -127,6 +129,27 @@ func TestWebhookSubscriptions(t *testing.T) {
 			}
 			wantError(t, b.do("GET", "/v1/events/webhooks/abc", nil, b.app()), 404, "not_found")
 			wantError(t, b.do("GET", "/v1/events/webhooks", nil, nil), 401, "unauthorized")
+		})
+
+		t.Run("Twice", func(t *testing.T) {
+			// An endpoint subscribed to one event twice (spelled either
+			// way) has two subscriptions, each with its own secret.
+			var subs []map[string]any
+			for _, event := range []string{"ORDER_CANCELED", "ORDER_CANCELLED"} {
+				r := b.do("POST", "/v1/events/webhooks", strings.NewReader(`{"event": "`+event+`", "remote_endpoint": "https://hooks.example.com/twice"}`), b.app())
+				if r.status != 201 {
+					t.Fatalf("subscribe %s = %d %s", event, r.status, r.body)
+				}
+				subs = append(subs, r.json(t))
+			}
+			if subs[0]["id"] == subs[1]["id"] || subs[1]["event"] != "ORDER_CANCELLED" || subs[0]["signing_secret"] == subs[1]["signing_secret"] {
+				t.Fatalf("two subscriptions: %v", subs)
+			}
+			for _, sub := range subs {
+				if r := b.do("DELETE", fmt.Sprintf("/v1/events/webhooks/%.0f", sub["id"]), nil, b.app()); r.status != 204 {
+					t.Fatalf("delete = %d %s", r.status, r.body)
+				}
+			}
 		})
 
 		t.Run("Delete", func(t *testing.T) {
@@ -212,9 +235,19 @@ func TestWebhookLogResendSimulate(t *testing.T) {
 		if res := r.json(t); r.status != 200 || res["status"] != "FAILED" || res["status_code"] != 500.0 || res["error"] == nil {
 			t.Fatalf("simulate to a failing endpoint = %d %s", r.status, r.body)
 		}
+		// Without an order, a sample one: positive ids, and the order
+		// headers of a real order event.
+		mu.Lock()
+		h = got[len(got)-1]
+		var sample map[string]any
+		err := json.Unmarshal(bodies[len(bodies)-1], &sample)
+		mu.Unlock()
+		if err != nil || sample["id"] != 1.0 || h.Get("X-Violet-Order-Id") != "1" || h.Get("X-Violet-Bag-Id") != "1" || h.Get("X-Violet-Simulated") != "true" {
+			t.Fatalf("simulated sample order: headers %v, body %v (%v)", h, sample, err)
+		}
 		wantField(t, b.do("POST", path+"/simulate", strings.NewReader(`{"event_type": "NOPE"}`), b.app()), "event_type")
 		wantField(t, b.do("POST", path+"/simulate", strings.NewReader(`{}`), b.app()), "event_type")
-		wantField(t, b.do("POST", path+"/simulate", strings.NewReader(`{"event_type": "ORDER_UPDATED", "order_id": 999999}`), b.app()), "order_id")
+		wantError(t, b.do("POST", path+"/simulate", strings.NewReader(`{"event_type": "ORDER_UPDATED", "order_id": 999999}`), b.app()), 404, "not_found")
 
 		// Resend needs an ACTIVE subscription.
 		b.do("PUT", path, strings.NewReader(`{"status": "INACTIVE"}`), b.app())

@@ -638,8 +638,11 @@ func TestResendAndSimulate(t *testing.T) {
 			t.Fatalf("simulate an unknown type: %v", err)
 		}
 		other := int64(1 << 40)
-		if _, err := h.svc.Simulate(t.Context(), h.app, h.appSecret, w.ID, "ORDER_UPDATED", &other); tote.ErrorCode(err) != tote.EINVALID {
+		if _, err := h.svc.Simulate(t.Context(), h.app, h.appSecret, w.ID, "ORDER_UPDATED", &other); tote.ErrorCode(err) != tote.ENOTFOUND {
 			t.Fatalf("simulate an unknown order: %v", err)
+		}
+		if _, err := h.svc.Simulate(t.Context(), h.app, h.appSecret, w.ID, "ORDER_EXPLODED", &other); tote.ErrorCode(err) != tote.EINVALID {
+			t.Fatalf("simulate an unknown type of an unknown order: %v", err)
 		}
 	})
 }

@@ -61,7 +61,7 @@ type Sender struct {
 
 // Headers returns the headers of an attempt made at now.
 func Headers(m Message, now time.Time) (http.Header, error) {
-	h := http.Header{}
+	h := make(http.Header, 16)
 	h.Set("Content-Type", "application/json")
 	if hmac, err := SignApp(m.AppKey, m.Body); err == nil {
 		h.Set("X-Violet-Hmac", hmac)

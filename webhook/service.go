@@ -3,7 +3,6 @@ package webhook
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strconv"
 	"time"
 
@@ -74,17 +73,11 @@ func parseStatus(s string) (tote.WebhookStatus, error) {
 	return "", tote.Invalid(tote.FieldError{Field: "status", Message: "must be ACTIVE or INACTIVE"})
 }
 
-func conflict(err error, w *tote.Webhook) error {
-	if tote.ErrorCode(err) == tote.ECONFLICT {
-		return tote.Errorf(tote.ECONFLICT, "The app already has a subscription to %s at %s.", w.Event, w.RemoteEndpoint)
-	}
-	return err
-}
-
 // Create subscribes app to an event type. appSecret, the secret the app
 // authenticated with, gives an app created before webhooks its webhook key
-// (App.WebhookKey). EINVALID names a bad field; ECONFLICT if the app has a
-// subscription to the same event at the same endpoint.
+// (App.WebhookKey). EINVALID names a bad field. An app may subscribe one
+// endpoint to one event more than once: each subscription is delivered to
+// on its own, with its own secret.
 func (s *Service) Create(ctx context.Context, app *tote.App, appSecret string, p CreateParams) (*tote.Webhook, error) {
 	var bad []tote.FieldError
 	event, err := tote.ParseEventType(p.Event)
@@ -117,7 +110,7 @@ func (s *Service) Create(ctx context.Context, app *tote.App, appSecret string, p
 		return tx.CreateWebhook(ctx, w)
 	})
 	if err != nil {
-		return nil, conflict(err, w)
+		return nil, err
 	}
 	return w, nil
 }
@@ -194,7 +187,7 @@ func (s *Service) Update(ctx context.Context, appID, id int64, p UpdateParams) (
 			w.Status = status
 		}
 		w.DateLastModified = s.Clock.Now()
-		return conflict(tx.UpdateWebhook(ctx, w), w)
+		return tx.UpdateWebhook(ctx, w)
 	})
 	if err != nil {
 		return nil, err
@@ -300,8 +293,8 @@ type SimulateResult struct {
 // Simulate sends a sample event of type eventType to the subscription's
 // endpoint now, whatever the subscription's status or type, and reports
 // what the endpoint answered. The body is the app's order orderID as the
-// API returns it, or a sample order (id 0). Nothing is recorded. EINVALID
-// names a bad field.
+// API returns it, or a sample order (id 1). Nothing is recorded. EINVALID
+// names a bad field; an order that is not the app's is ENOTFOUND.
 func (s *Service) Simulate(ctx context.Context, app *tote.App, appSecret string, id int64, eventType string, orderID *int64) (*SimulateResult, error) {
 	w, err := s.Get(ctx, app.ID, id)
 	if err != nil {
@@ -318,7 +311,10 @@ func (s *Service) Simulate(ctx context.Context, app *tote.App, appSecret string,
 	if orderID != nil {
 		o, err = s.Store.FindOrderByID(ctx, *orderID)
 		if errors.Is(err, tote.ErrNotFound) || err == nil && o.AppID != app.ID {
-			bad = append(bad, tote.FieldError{Field: "order_id", Message: fmt.Sprintf("no order %d", *orderID)})
+			if len(bad) == 0 { // unknown or not yours: 404, as on every route
+				return nil, tote.Errorf(tote.ENOTFOUND, "Order %d not found.", *orderID)
+			}
+			o = nil
 		} else if err != nil {
 			return nil, err
 		}
@@ -333,11 +329,10 @@ func (s *Service) Simulate(ctx context.Context, app *tote.App, appSecret string,
 	}
 	if o == nil {
 		o = sampleOrder(app.ID, s.Clock.Now())
-	} else {
-		m.OrderID = o.ID
-		if len(o.Bags) > 0 {
-			m.BagID, m.BagVersion = o.Bags[0].ID, o.Bags[0].Version
-		}
+	}
+	m.OrderID = o.ID
+	if len(o.Bags) > 0 {
+		m.BagID, m.BagVersion = o.Bags[0].ID, o.Bags[0].Version
 	}
 	m.Body = []byte("{}")
 	if s.Bodies != nil {
@@ -384,22 +379,23 @@ func (s *Service) simulatedBody(typ tote.EventType, o *tote.Order, m *Message) (
 }
 
 // sampleOrder is the body of a simulated event without an order: a
-// plausible order whose ids are all 0, so a receiver cannot mistake it for
-// a real one.
+// plausible order whose ids are all 1 (positive, as every id on the wire,
+// so a receiver's parsing is tried as it will be), with the order headers
+// of a real event; X-Violet-Simulated says it is a sample.
 func sampleOrder(appID int64, now time.Time) *tote.Order {
 	return &tote.Order{
-		AppID: appID, AppOrderID: "sample", Status: tote.OrderStatusCompleted, Currency: "USD",
+		ID: 1, AppID: appID, AppOrderID: "sample", Status: tote.OrderStatusCompleted, Currency: "USD",
 		SubTotal: 3000, ShippingTotal: 500, Total: 3500, DateCreated: now, DateSubmitted: &now, DateLastModified: now,
 		Details: tote.OrderDetails{
 			Customer:        &tote.Customer{FirstName: "Ada", LastName: "Lovelace", Email: "ada@example.com"},
 			ShippingAddress: &tote.Address{Address1: "1 Main St", City: "Springfield", State: "IL", PostalCode: "62701", Country: "US"},
 		},
 		Bags: []*tote.Bag{{
-			AppID: appID, MerchantName: "Sample Merchant", Platform: "SANDBOX", Status: tote.BagStatusAccepted,
+			ID: 1, OrderID: 1, MerchantID: 1, AppID: appID, MerchantName: "Sample Merchant", Platform: "SANDBOX", Status: tote.BagStatusAccepted,
 			FinancialStatus: tote.FinancialStatusPaid, FulfillmentStatus: tote.FulfillmentStatusProcessing, Version: 1,
 			Currency: "USD", SubTotal: 3000, ShippingTotal: 500, Total: 3500, DateCreated: now, DateSubmitted: &now,
 			DateLastModified: now, ShippingMethod: &tote.BagShippingMethod{Label: "Ground", Carrier: "UPS", Price: 500},
-			Skus: []*tote.OrderSku{{Name: "Sample Widget", Quantity: 2, Price: 1500, LinePrice: 3000, Status: "PROCESSING"}},
+			Skus: []*tote.OrderSku{{ID: 1, OrderID: 1, BagID: 1, SkuID: 1, MerchantID: 1, Name: "Sample Widget", Quantity: 2, Price: 1500, LinePrice: 3000, Status: "PROCESSING"}},
 		}},
 	}
 }
