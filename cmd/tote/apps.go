@@ -15,7 +15,7 @@ import (
 
 func runApps(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] != "create" {
-		fmt.Fprintln(stderr, "Usage: tote apps create --name NAME [--commission-rate PERCENT]")
+		fmt.Fprintln(stderr, "Usage: tote apps create --name NAME [--commission-rate PERCENT] [--data-dir DIR | --database-url URL]")
 		return flag.ErrHelp
 	}
 	fs := flag.NewFlagSet("tote apps create", flag.ContinueOnError)

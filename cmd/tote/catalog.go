@@ -16,7 +16,7 @@ import (
 const merchantsUsage = `Usage: tote merchants create --name NAME [--platform SANDBOX] [--currency USD]
        [--commission-rate PERCENT] [--external-id ID] [--sandbox-submit ACCEPT|REJECT|FAIL_RETRYABLE|TIMEOUT]
        [--sandbox-fail-times N] [--sandbox-latency-ms N] [--sandbox-cartless] [--sandbox-push-events=false]
-       [--sandbox-backorder]`
+       [--sandbox-backorder] [--data-dir DIR | --database-url URL]`
 
 func runMerchants(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] != "create" {
