@@ -28,6 +28,7 @@ type BagSort string
 // takes them in snake_case).
 const (
 	BagSortID            BagSort = "id"
+	BagSortDateCreated   BagSort = "dateCreated"
 	BagSortDateModified  BagSort = "dateLastModified"
 	BagSortDateSubmitted BagSort = "dateSubmitted"
 	BagSortTotal         BagSort = "total"
@@ -38,7 +39,7 @@ const (
 
 // BagSorts lists the bag sort keys.
 func BagSorts() []BagSort {
-	return []BagSort{BagSortID, BagSortDateModified, BagSortDateSubmitted, BagSortTotal, BagSortSubTotal, BagSortShipping, BagSortTax}
+	return []BagSort{BagSortID, BagSortDateCreated, BagSortDateModified, BagSortDateSubmitted, BagSortTotal, BagSortSubTotal, BagSortShipping, BagSortTax}
 }
 
 // BagFilter narrows a bag search to one app's bags. Nil fields do not

@@ -286,10 +286,8 @@ func parseEnum[S ~string](field string, v *string, all []S, bad *[]tote.FieldErr
 
 // bagSortSnake spells the bag sort keys in snake_case, as the rest of the
 // JSON is; the camelCase keys of the API Tote follows are accepted too.
-// Bags are numbered as they are created, so date_created is the id order.
 var bagSortSnake = map[string]tote.BagSort{
-	"date_created": tote.BagSortID, "dateCreated": tote.BagSortID,
-	"date_last_modified": tote.BagSortDateModified, "date_submitted": tote.BagSortDateSubmitted,
+	"date_created": tote.BagSortDateCreated, "date_last_modified": tote.BagSortDateModified, "date_submitted": tote.BagSortDateSubmitted,
 	"sub_total": tote.BagSortSubTotal, "shipping_total": tote.BagSortShipping, "tax_total": tote.BagSortTax,
 }
 

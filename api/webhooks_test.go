@@ -226,7 +226,7 @@ func TestWebhookLogResendSimulate(t *testing.T) {
 		mu.Lock()
 		var tr map[string]any
 		if err := json.Unmarshal(bodies[len(bodies)-1], &tr); err != nil || tr["type"] != "CAPTURE" || tr["amount"] != 3500.0 ||
-			tr["status"] != "COMPLETED" || tr["bags"] != nil {
+			tr["status"] != "COMPLETED" || tr["bags"] != nil || tr["id"] != float64(webhook.SampleID) {
 			t.Fatalf("simulated payment event body %s (%v)", bodies[len(bodies)-1], err)
 		}
 		status = 500
@@ -235,14 +235,16 @@ func TestWebhookLogResendSimulate(t *testing.T) {
 		if res := r.json(t); r.status != 200 || res["status"] != "FAILED" || res["status_code"] != 500.0 || res["error"] == nil {
 			t.Fatalf("simulate to a failing endpoint = %d %s", r.status, r.body)
 		}
-		// Without an order, a sample one: positive ids, and the order
-		// headers of a real order event.
+		// Without an order, a sample one: positive ids no store hands out,
+		// and the order headers of a real order event.
 		mu.Lock()
 		h = got[len(got)-1]
 		var sample map[string]any
 		err := json.Unmarshal(bodies[len(bodies)-1], &sample)
 		mu.Unlock()
-		if err != nil || sample["id"] != 1.0 || h.Get("X-Violet-Order-Id") != "1" || h.Get("X-Violet-Bag-Id") != "1" || h.Get("X-Violet-Simulated") != "true" {
+		sampleID := fmt.Sprint(webhook.SampleID)
+		if err != nil || fmt.Sprint(sample["id"]) != fmt.Sprint(float64(webhook.SampleID)) || h.Get("X-Violet-Order-Id") != sampleID ||
+			h.Get("X-Violet-Bag-Id") != sampleID || h.Get("X-Violet-Simulated") != "true" {
 			t.Fatalf("simulated sample order: headers %v, body %v (%v)", h, sample, err)
 		}
 		wantField(t, b.do("POST", path+"/simulate", strings.NewReader(`{"event_type": "NOPE"}`), b.app()), "event_type")

@@ -58,6 +58,11 @@ type Command struct {
 	// id, a date, the order's details; it may append new errors and payment
 	// transactions (those without an ID) to the order, and follow-up jobs.
 	// All of it is saved with the rest. An error refuses the command.
+	//
+	// A bag is saved, with its version raised by one, when Run changed one
+	// of its statuses or recorded events for it, or when it is BagID's and
+	// Edit is set; a command that changes neither (an outcome still
+	// unknown) leaves the bag and its version as they were.
 	Edit func(c *Change) error
 	// Jobs are follow-up jobs to insert in the same transaction; a zero
 	// RunAt means now.
@@ -196,6 +201,11 @@ func (s *Service) applyTo(ctx context.Context, tx tote.Tx, c Command, o *tote.Or
 		change.Bag = o.Bags[bag]
 		if c.Edit != nil {
 			touched[bag] = true // Edit may change any of its fields
+		}
+	}
+	for _, set := range out.Events() {
+		if set.Bag != tote.NoBag {
+			touched[set.Bag] = true // its events carry its new version
 		}
 	}
 	if c.Edit != nil {

@@ -103,6 +103,7 @@ func (r reader) FindOrders(ctx context.Context, f tote.OrderFilter, page tote.Pa
 
 var bagSortColumns = map[tote.BagSort]string{
 	tote.BagSortID:            "id",
+	tote.BagSortDateCreated:   "date_created",
 	tote.BagSortDateModified:  "date_last_modified",
 	tote.BagSortDateSubmitted: "date_submitted",
 	tote.BagSortTotal:         "total",

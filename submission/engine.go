@@ -53,10 +53,10 @@ type Engine struct {
 	// PlatformTimeout bounds one platform call; the submit job's own
 	// timeout is derived from it (default 10s).
 	PlatformTimeout time.Duration
-	// Reconcile is how often, at most, a bag is checked against its
-	// platform (--reconcile-interval, default 5m). A bag whose order the
-	// platform has taken without confirming it is asked about soon, then
-	// less and less often, down to this.
+	// Reconcile is the longest wait between two checks of a bag against
+	// its platform (--reconcile-interval, default 5m). A bag whose order
+	// the platform has taken without confirming it is asked about after
+	// 250ms, then twice as long each time, up to this.
 	Reconcile time.Duration
 
 	waitMu  sync.Mutex

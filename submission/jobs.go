@@ -119,11 +119,16 @@ func (e *Engine) recorded(ctx context.Context, j *tote.Job, o *tote.Order, bag *
 // pending puts the job back while the platform has taken the bag's order
 // but not confirmed it (a cartless platform): the bag stays SUBMITTED, and
 // the job's next run, past its first, asks the platform by reference
-// before anything else. It asks soon, then less and less often, down to
-// about once every Reconcile (with the backoff's jitter).
+// before anything else.
 func (e *Engine) pending(j *tote.Job) error {
-	return job.Snooze(job.ExponentialBackoff(pendingPoll, cmpOr(e.Reconcile, 5*time.Minute))(j.Attempt),
-		"the platform has taken the order but not confirmed it yet")
+	return job.Snooze(e.pendingDelay(j.Attempt), "the platform has taken the order but not confirmed it yet")
+}
+
+// pendingDelay is the wait before the attempt-th look at a bag the platform
+// has not confirmed: soon at first, then twice as long each time, up to
+// Reconcile (each wait within a quarter of its value, the backoff's jitter).
+func (e *Engine) pendingDelay(attempt int) time.Duration {
+	return job.ExponentialBackoff(pendingPoll, cmpOr(e.Reconcile, 5*time.Minute))(attempt)
 }
 
 const pendingPoll = 250 * time.Millisecond

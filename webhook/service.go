@@ -293,7 +293,7 @@ type SimulateResult struct {
 // Simulate sends a sample event of type eventType to the subscription's
 // endpoint now, whatever the subscription's status or type, and reports
 // what the endpoint answered. The body is the app's order orderID as the
-// API returns it, or a sample order (id 1). Nothing is recorded. EINVALID
+// API returns it, or a sample order (ids SampleID). Nothing is recorded. EINVALID
 // names a bad field; an order that is not the app's is ENOTFOUND.
 func (s *Service) Simulate(ctx context.Context, app *tote.App, appSecret string, id int64, eventType string, orderID *int64) (*SimulateResult, error) {
 	w, err := s.Get(ctx, app.ID, id)
@@ -363,7 +363,7 @@ func (s *Service) simulatedBody(typ tote.EventType, o *tote.Order, m *Message) (
 	if n := len(o.Transactions); n > 0 {
 		t = o.Transactions[n-1]
 	} else {
-		t = &tote.PaymentTransaction{OrderID: o.ID, Type: tote.TransactionCapture, Amount: o.Total, Currency: o.Currency,
+		t = &tote.PaymentTransaction{ID: SampleID, OrderID: o.ID, Type: tote.TransactionCapture, Amount: o.Total, Currency: o.Currency,
 			Status: tote.TransactionCompleted, PaymentProvider: tote.PaymentProviderSandbox, DateCreated: o.DateLastModified}
 		if len(o.Bags) > 0 {
 			t.BagID = o.Bags[0].ID
@@ -378,24 +378,31 @@ func (s *Service) simulatedBody(typ tote.EventType, o *tote.Order, m *Message) (
 	return s.Bodies.Transaction(t)
 }
 
+// SampleID is every id of a simulated event's sample order and payment
+// transaction: positive, as every id on the wire (so a receiver's parsing
+// is tried as it will be, and the order headers of a real event are sent),
+// yet far past any id a store hands out, so that a receiver that overlooks
+// X-Violet-Simulated cannot take the sample for one of its real orders. It
+// is 2^53-1, the largest integer a JSON number keeps exactly in JavaScript.
+const SampleID int64 = 1<<53 - 1
+
 // sampleOrder is the body of a simulated event without an order: a
-// plausible order whose ids are all 1 (positive, as every id on the wire,
-// so a receiver's parsing is tried as it will be), with the order headers
-// of a real event; X-Violet-Simulated says it is a sample.
+// plausible order whose ids are all SampleID.
 func sampleOrder(appID int64, now time.Time) *tote.Order {
+	const id = SampleID
 	return &tote.Order{
-		ID: 1, AppID: appID, AppOrderID: "sample", Status: tote.OrderStatusCompleted, Currency: "USD",
+		ID: id, AppID: appID, AppOrderID: "sample", Status: tote.OrderStatusCompleted, Currency: "USD",
 		SubTotal: 3000, ShippingTotal: 500, Total: 3500, DateCreated: now, DateSubmitted: &now, DateLastModified: now,
 		Details: tote.OrderDetails{
 			Customer:        &tote.Customer{FirstName: "Ada", LastName: "Lovelace", Email: "ada@example.com"},
 			ShippingAddress: &tote.Address{Address1: "1 Main St", City: "Springfield", State: "IL", PostalCode: "62701", Country: "US"},
 		},
 		Bags: []*tote.Bag{{
-			ID: 1, OrderID: 1, MerchantID: 1, AppID: appID, MerchantName: "Sample Merchant", Platform: "SANDBOX", Status: tote.BagStatusAccepted,
+			ID: id, OrderID: id, MerchantID: id, AppID: appID, MerchantName: "Sample Merchant", Platform: "SANDBOX", Status: tote.BagStatusAccepted,
 			FinancialStatus: tote.FinancialStatusPaid, FulfillmentStatus: tote.FulfillmentStatusProcessing, Version: 1,
 			Currency: "USD", SubTotal: 3000, ShippingTotal: 500, Total: 3500, DateCreated: now, DateSubmitted: &now,
 			DateLastModified: now, ShippingMethod: &tote.BagShippingMethod{Label: "Ground", Carrier: "UPS", Price: 500},
-			Skus: []*tote.OrderSku{{ID: 1, OrderID: 1, BagID: 1, SkuID: 1, MerchantID: 1, Name: "Sample Widget", Quantity: 2, Price: 1500, LinePrice: 3000, Status: "PROCESSING"}},
+			Skus: []*tote.OrderSku{{ID: id, OrderID: id, BagID: id, SkuID: id, MerchantID: id, Name: "Sample Widget", Quantity: 2, Price: 1500, LinePrice: 3000, Status: "PROCESSING"}},
 		}},
 	}
 }

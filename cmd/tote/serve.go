@@ -81,7 +81,7 @@ func parseServe(args []string, stderr io.Writer) (*serveConfig, error) {
 	fs.DurationVar(&c.platformTimeout, "platform-timeout", envDuration("TOTE_PLATFORM_TIMEOUT", 5*time.Second),
 		"timeout of one call to a merchant platform (env TOTE_PLATFORM_TIMEOUT)")
 	fs.DurationVar(&c.reconcile, "reconcile-interval", envDuration("TOTE_RECONCILE_INTERVAL", 5*time.Minute),
-		"how often, at most, a bag is checked against its platform while the platform has taken its order without confirming it (env TOTE_RECONCILE_INTERVAL)")
+		"longest wait between two checks of a bag against its platform while the platform has taken its order without confirming it; the checks start at 250ms and double up to this (env TOTE_RECONCILE_INTERVAL)")
 	fs.StringVar(&c.sandboxKey, "sandbox-key", os.Getenv("TOTE_SANDBOX_KEY"),
 		"key between Tote and its sandbox platform and payment provider; random if unset (env TOTE_SANDBOX_KEY)")
 	fs.DurationVar(&c.jobLease, "job-lease", envDuration("TOTE_JOB_LEASE", 30*time.Second),
