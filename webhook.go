@@ -1,6 +1,7 @@
 package tote
 
 import (
+	"cmp"
 	"context"
 	"slices"
 	"time"
@@ -321,4 +322,104 @@ type WebhookStore interface {
 	// PruneDeliveries deletes attempts made before the given time, and
 	// final deliveries last changed before it.
 	PruneDeliveries(ctx context.Context, before time.Time) (int64, error)
+}
+
+// Subscriber is an ACTIVE subscription as fan-out sees it.
+type Subscriber struct {
+	WebhookID int64
+	Event     EventType
+	Ordered   bool
+	// PausedUntil, when set, is when its new deliveries become due (if it
+	// is still in the future then).
+	PausedUntil *time.Time
+}
+
+// Subscribers are the ACTIVE subscriptions of apps, by app id.
+type Subscribers map[int64][]Subscriber
+
+// Receives reports whether a subscription receives e.
+func (subs Subscribers) Receives(e *Event) bool {
+	for _, s := range subs[e.AppID] {
+		if s.Event == e.Type {
+			return true
+		}
+	}
+	return false
+}
+
+// StreamKey names a stream: one ordered subscription's deliveries of one
+// bag, which go one at a time, in order.
+type StreamKey struct{ WebhookID, BagID int64 }
+
+// CompareStreams orders streams as every store takes their rows: by
+// subscription, then bag (a fixed order, so transactions never deadlock).
+func CompareStreams(a, b StreamKey) int {
+	return cmp.Or(cmp.Compare(a.WebhookID, b.WebhookID), cmp.Compare(a.BagID, b.BagID))
+}
+
+// StreamAdd counts new deliveries into a stream. The store sets Before:
+// how many of the stream's deliveries were pending before them.
+type StreamAdd struct {
+	Stream StreamKey
+	Added  int64
+	Before int64
+}
+
+// PlanFanOut makes the deliveries of newly recorded events, in event order:
+// one per subscriber of the event's app and type. A delivery of a bag event
+// to an ordered subscriber is in the bag's stream: count is called once with
+// every stream's new deliveries, in CompareStreams order, and a delivery
+// behind pending ones waits for its turn. The others are due at once, or
+// when their subscription's pause ends. The store inserts what is returned.
+func PlanFanOut(events []*Event, subs Subscribers, count func([]*StreamAdd) error) ([]*Delivery, error) {
+	var plan []*Delivery
+	paused := map[int64]time.Time{}
+	added := map[StreamKey]*StreamAdd{}
+	for _, e := range events {
+		for _, s := range subs[e.AppID] {
+			if s.Event != e.Type {
+				continue
+			}
+			d := &Delivery{WebhookID: s.WebhookID, AppID: e.AppID, EventID: e.ID, SourceEventID: e.ID,
+				EventType: e.Type, OrderID: e.OrderID, BagID: e.BagID, BagVersion: e.BagVersion,
+				Sequence: e.Sequence, Status: DeliveryStatusCreated, InStream: s.Ordered && e.BagID != 0,
+				DateCreated: e.DateCreated, DateLastModified: e.DateCreated}
+			plan = append(plan, d)
+			if s.PausedUntil != nil {
+				paused[s.WebhookID] = *s.PausedUntil
+			}
+			if d.InStream {
+				k := StreamKey{s.WebhookID, e.BagID}
+				if added[k] == nil {
+					added[k] = &StreamAdd{Stream: k}
+				}
+				added[k].Added++
+			}
+		}
+	}
+	if len(added) > 0 {
+		adds := make([]*StreamAdd, 0, len(added))
+		for _, a := range added {
+			adds = append(adds, a)
+		}
+		slices.SortFunc(adds, func(a, b *StreamAdd) int { return CompareStreams(a.Stream, b.Stream) })
+		if err := count(adds); err != nil {
+			return nil, err
+		}
+	}
+	for _, d := range plan {
+		if d.InStream {
+			a := added[StreamKey{d.WebhookID, d.BagID}]
+			d.Waiting = a.Before > 0
+			a.Before++
+		}
+		if !d.Waiting {
+			due := d.DateCreated
+			if until, ok := paused[d.WebhookID]; ok && until.After(due) {
+				due = until
+			}
+			d.DateNextAttempt = &due
+		}
+	}
+	return plan, nil
 }

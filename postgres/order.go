@@ -476,7 +476,7 @@ func (tx *Tx) InsertEvents(ctx context.Context, events []*tote.Event) error {
 				q.WriteString(", ")
 			}
 			var payload []byte
-			if len(e.Payload) > 0 && subs.receive(e) {
+			if len(e.Payload) > 0 && subs.Receives(e) {
 				payload = e.Payload
 			}
 			q.WriteString(placeholders(len(args), 9))

@@ -394,36 +394,9 @@ func (tx *Tx) insertDelivery(ctx context.Context, d *tote.Delivery) error {
 	return interpretError(err, "insert delivery")
 }
 
-type streamKey struct{ webhook, bag int64 }
-
-func compareStreams(a, b streamKey) int {
-	return cmp.Or(cmp.Compare(a.webhook, b.webhook), cmp.Compare(a.bag, b.bag))
-}
-
-// subscriber is an ACTIVE subscription, as fan-out needs it.
-type subscriber struct {
-	id      int64
-	event   tote.EventType
-	ordered bool
-	paused  *time.Time // until then its new deliveries wait
-}
-
-// subscribers are the ACTIVE subscriptions of each app.
-type subscribers map[int64][]subscriber
-
-// receive reports whether a subscription receives e.
-func (subs subscribers) receive(e *tote.Event) bool {
-	for _, s := range subs[e.AppID] {
-		if s.event == e.Type {
-			return true
-		}
-	}
-	return false
-}
-
 // subscribers reads the ACTIVE subscriptions of the events' apps.
-func (tx *Tx) subscribers(ctx context.Context, events []*tote.Event) (subscribers, error) {
-	subs := subscribers{}
+func (tx *Tx) subscribers(ctx context.Context, events []*tote.Event) (tote.Subscribers, error) {
+	subs := tote.Subscribers{}
 	for _, e := range events {
 		if _, ok := subs[e.AppID]; ok {
 			continue
@@ -437,10 +410,10 @@ func (tx *Tx) subscribers(ctx context.Context, events []*tote.Event) (subscriber
 		if err != nil {
 			return nil, interpretError(err, "find subscriptions")
 		}
-		list := []subscriber{}
+		list := []tote.Subscriber{}
 		for rows.Next() {
-			var s subscriber
-			if err := rows.Scan(&s.id, &s.event, &s.ordered, &s.paused); err != nil {
+			var s tote.Subscriber
+			if err := rows.Scan(&s.WebhookID, &s.Event, &s.Ordered, &s.PausedUntil); err != nil {
 				rows.Close()
 				return nil, interpretError(err, "scan subscription")
 			}
@@ -455,74 +428,32 @@ func (tx *Tx) subscribers(ctx context.Context, events []*tote.Event) (subscriber
 	return subs, nil
 }
 
-// fanOut creates the deliveries of newly inserted events: one per ACTIVE
-// subscription of the event's app and type (subs), due at once. A delivery
-// in a bag stream that already has pending deliveries waits (not due) for
-// its turn.
-func (tx *Tx) fanOut(ctx context.Context, events []*tote.Event, subs subscribers) error {
-	var plan []*tote.Delivery
-	pausedUntil := map[int64]time.Time{}
-	added := map[streamKey]int64{}
-	for _, e := range events {
-		for _, s := range subs[e.AppID] {
-			if s.event != e.Type {
-				continue
-			}
-			d := &tote.Delivery{WebhookID: s.id, AppID: e.AppID, EventID: e.ID, SourceEventID: e.ID,
-				EventType: e.Type, OrderID: e.OrderID, BagID: e.BagID, BagVersion: e.BagVersion,
-				Sequence: e.Sequence, Status: tote.DeliveryStatusCreated, InStream: s.ordered && e.BagID != 0,
-				DateCreated: e.DateCreated, DateLastModified: e.DateCreated}
-			plan = append(plan, d)
-			if s.paused != nil {
-				pausedUntil[s.id] = *s.paused
-			}
-			if d.InStream {
-				added[streamKey{s.id, e.BagID}]++
-			}
+// fanOut creates the deliveries of newly inserted events
+// (tote.PlanFanOut): one per ACTIVE subscription of the event's app and
+// type (subs). A delivery in a bag stream that already has pending
+// deliveries waits (not due) for its turn. The streams are counted in one
+// round trip, the deliveries inserted in another.
+func (tx *Tx) fanOut(ctx context.Context, events []*tote.Event, subs tote.Subscribers) error {
+	plan, err := tote.PlanFanOut(events, subs, func(adds []*tote.StreamAdd) error {
+		batch := &pgx.Batch{}
+		for _, a := range adds {
+			batch.Queue(`
+				INSERT INTO webhook_streams (webhook_id, bag_id, pending) VALUES ($1, $2, $3)
+				ON CONFLICT (webhook_id, bag_id) DO UPDATE SET pending = webhook_streams.pending + excluded.pending
+				RETURNING pending`, a.Stream.WebhookID, a.Stream.BagID, a.Added).QueryRow(func(r pgx.Row) error {
+				var pending int64
+				err := r.Scan(&pending)
+				a.Before = pending - a.Added
+				return err
+			})
 		}
+		return interpretError(tx.tx.SendBatch(ctx, batch).Close(), "count deliveries into their streams")
+	})
+	if err != nil || len(plan) == 0 {
+		return err
 	}
-	if len(plan) == 0 {
-		return nil
-	}
-	// Count the new deliveries into their streams, in (subscription, bag)
-	// order, in one round trip.
-	keys := make([]streamKey, 0, len(added))
-	for k := range added {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, compareStreams)
-	earlier := map[streamKey]int64{}
 	batch := &pgx.Batch{}
-	for _, k := range keys {
-		batch.Queue(`
-			INSERT INTO webhook_streams (webhook_id, bag_id, pending) VALUES ($1, $2, $3)
-			ON CONFLICT (webhook_id, bag_id) DO UPDATE SET pending = webhook_streams.pending + excluded.pending
-			RETURNING pending`, k.webhook, k.bag, added[k]).QueryRow(func(r pgx.Row) error {
-			var pending int64
-			err := r.Scan(&pending)
-			earlier[k] = pending - added[k]
-			return err
-		})
-	}
-	if len(keys) > 0 {
-		if err := tx.tx.SendBatch(ctx, batch).Close(); err != nil {
-			return interpretError(err, "count deliveries into their streams")
-		}
-	}
-	batch = &pgx.Batch{}
 	for _, d := range plan {
-		if d.InStream {
-			k := streamKey{d.WebhookID, d.BagID}
-			d.Waiting = earlier[k] > 0
-			earlier[k]++
-		}
-		if !d.Waiting {
-			due := d.DateCreated
-			if until, ok := pausedUntil[d.WebhookID]; ok && until.After(due) {
-				due = until // the endpoint is paused
-			}
-			d.DateNextAttempt = &due
-		}
 		batch.Queue(sqlInsertDelivery, d.WebhookID, d.AppID, d.EventID, d.SourceEventID, d.EventType, d.OrderID,
 			nullInt(d.BagID), d.BagVersion, d.Sequence, d.Status, d.InStream, d.Waiting, d.Attempts, d.StatusCode,
 			d.LastError, nullInt(d.ResendOf), d.DateCreated, d.DateLastModified, d.DateNextAttempt).QueryRow(func(r pgx.Row) error {
@@ -691,7 +622,7 @@ func (tx *Tx) recordOutcomes(ctx context.Context, outcomes []tote.DeliveryOutcom
 		}
 	}
 	slices.SortFunc(ended, func(a, b *done) int {
-		return compareStreams(streamKey{a.webhook, a.bag}, streamKey{b.webhook, b.bag})
+		return tote.CompareStreams(tote.StreamKey{WebhookID: a.webhook, BagID: a.bag}, tote.StreamKey{WebhookID: b.webhook, BagID: b.bag})
 	})
 	for _, e := range ended {
 		batch.Queue(sqlStreamDeleteLast, e.webhook, e.bag).Exec(func(tag pgconn.CommandTag) error {

@@ -551,7 +551,7 @@ func (tx *Tx) InsertEvents(ctx context.Context, events []*tote.Event) error {
 			}
 			q.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?)")
 			var payload []byte
-			if subs.receive(e) {
+			if subs.Receives(e) {
 				payload = e.Payload
 			}
 			args = append(args, e.ID, e.AppID, e.Type, e.OrderID, nullInt(e.BagID), e.Sequence, e.BagVersion,

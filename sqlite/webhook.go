@@ -1,7 +1,6 @@
 package sqlite
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -475,36 +474,9 @@ func (tx *Tx) insertDelivery(ctx context.Context, d *tote.Delivery) error {
 	return interpretError(err, "insert delivery")
 }
 
-type streamKey struct{ webhook, bag int64 }
-
-func compareStreams(a, b streamKey) int {
-	return cmp.Or(cmp.Compare(a.webhook, b.webhook), cmp.Compare(a.bag, b.bag))
-}
-
-// subscriber is an ACTIVE subscription, as fan-out needs it.
-type subscriber struct {
-	id      int64
-	event   tote.EventType
-	ordered bool
-	paused  *time.Time // until then its new deliveries wait
-}
-
-// subscribers are the ACTIVE subscriptions of each app.
-type subscribers map[int64][]subscriber
-
-// receive reports whether a subscription receives e.
-func (subs subscribers) receive(e *tote.Event) bool {
-	for _, s := range subs[e.AppID] {
-		if s.event == e.Type {
-			return true
-		}
-	}
-	return false
-}
-
 // subscribers reads the ACTIVE subscriptions of the events' apps.
-func (tx *Tx) subscribers(ctx context.Context, events []*tote.Event) (subscribers, error) {
-	subs := subscribers{}
+func (tx *Tx) subscribers(ctx context.Context, events []*tote.Event) (tote.Subscribers, error) {
+	subs := tote.Subscribers{}
 	for _, e := range events {
 		if _, ok := subs[e.AppID]; ok {
 			continue
@@ -513,15 +485,15 @@ func (tx *Tx) subscribers(ctx context.Context, events []*tote.Event) (subscriber
 		if err != nil {
 			return nil, interpretError(err, "find subscriptions")
 		}
-		list := []subscriber{}
+		list := []tote.Subscriber{}
 		for rows.Next() {
-			var s subscriber
+			var s tote.Subscriber
 			var paused sql.NullInt64
-			if err := rows.Scan(&s.id, &s.event, &s.ordered, &paused); err != nil {
+			if err := rows.Scan(&s.WebhookID, &s.Event, &s.Ordered, &paused); err != nil {
 				rows.Close()
 				return nil, interpretError(err, "scan subscription")
 			}
-			s.paused = fromNullMicros(paused)
+			s.PausedUntil = fromNullMicros(paused)
 			list = append(list, s)
 		}
 		rows.Close()
@@ -533,64 +505,26 @@ func (tx *Tx) subscribers(ctx context.Context, events []*tote.Event) (subscriber
 	return subs, nil
 }
 
-// fanOut creates the deliveries of newly inserted events: one per ACTIVE
-// subscription of the event's app and type (subs), due at once. A delivery
-// in a bag stream that already has pending deliveries waits (not due) for
-// its turn.
-func (tx *Tx) fanOut(ctx context.Context, events []*tote.Event, subs subscribers) error {
-	var plan []*tote.Delivery
-	pausedUntil := map[int64]time.Time{}
-	added := map[streamKey]int64{}
-	for _, e := range events {
-		for _, s := range subs[e.AppID] {
-			if s.event != e.Type {
-				continue
+// fanOut creates the deliveries of newly inserted events
+// (tote.PlanFanOut): one per ACTIVE subscription of the event's app and
+// type (subs). A delivery in a bag stream that already has pending
+// deliveries waits (not due) for its turn.
+func (tx *Tx) fanOut(ctx context.Context, events []*tote.Event, subs tote.Subscribers) error {
+	plan, err := tote.PlanFanOut(events, subs, func(adds []*tote.StreamAdd) error {
+		for _, a := range adds {
+			var pending int64
+			err := tx.tx.QueryRowContext(ctx, sqlStreamAdd, a.Stream.WebhookID, a.Stream.BagID, a.Added).Scan(&pending)
+			if err != nil {
+				return interpretError(err, "count delivery into its stream")
 			}
-			d := &tote.Delivery{WebhookID: s.id, AppID: e.AppID, EventID: e.ID, SourceEventID: e.ID,
-				EventType: e.Type, OrderID: e.OrderID, BagID: e.BagID, BagVersion: e.BagVersion,
-				Sequence: e.Sequence, Status: tote.DeliveryStatusCreated, InStream: s.ordered && e.BagID != 0,
-				DateCreated: e.DateCreated, DateLastModified: e.DateCreated}
-			plan = append(plan, d)
-			if s.paused != nil {
-				pausedUntil[s.id] = *s.paused
-			}
-			if d.InStream {
-				added[streamKey{s.id, e.BagID}]++
-			}
+			a.Before = pending - a.Added
 		}
-	}
-	if len(plan) == 0 {
 		return nil
-	}
-	// Count the new deliveries into their streams, in (subscription, bag)
-	// order (the order every store takes stream rows in).
-	keys := make([]streamKey, 0, len(added))
-	for k := range added {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, compareStreams)
-	earlier := map[streamKey]int64{}
-	for _, k := range keys {
-		var pending int64
-		err := tx.tx.QueryRowContext(ctx, sqlStreamAdd, k.webhook, k.bag, added[k]).Scan(&pending)
-		if err != nil {
-			return interpretError(err, "count delivery into its stream")
-		}
-		earlier[k] = pending - added[k]
+	})
+	if err != nil {
+		return err
 	}
 	for _, d := range plan {
-		if d.InStream {
-			k := streamKey{d.WebhookID, d.BagID}
-			d.Waiting = earlier[k] > 0
-			earlier[k]++
-		}
-		if !d.Waiting {
-			due := d.DateCreated
-			if until, ok := pausedUntil[d.WebhookID]; ok && until.After(due) {
-				due = until // the endpoint is paused
-			}
-			d.DateNextAttempt = &due
-		}
 		if err := tx.insertDelivery(ctx, d); err != nil {
 			return err
 		}
@@ -706,10 +640,10 @@ func (tx *Tx) endStreamTurns(ctx context.Context, ended [][]any) error {
 	if len(ended) == 0 {
 		return nil
 	}
-	gone := map[streamKey]bool{}
+	gone := map[tote.StreamKey]bool{}
 	err := tx.queryJSON(ctx, "end streams", sqlStreamsDeleteLast, ended, func(rows *sql.Rows) error {
-		var k streamKey
-		if err := rows.Scan(&k.webhook, &k.bag); err != nil {
+		var k tote.StreamKey
+		if err := rows.Scan(&k.WebhookID, &k.BagID); err != nil {
 			return err
 		}
 		gone[k] = true
@@ -720,16 +654,16 @@ func (tx *Tx) endStreamTurns(ctx context.Context, ended [][]any) error {
 	}
 	var rest [][]any
 	for _, e := range ended {
-		if !gone[streamKey{e[0].(int64), e[1].(int64)}] {
+		if !gone[tote.StreamKey{WebhookID: e[0].(int64), BagID: e[1].(int64)}] {
 			rest = append(rest, e)
 		}
 	}
-	var empty []streamKey
-	waiting := map[streamKey]bool{}
+	var empty []tote.StreamKey
+	waiting := map[tote.StreamKey]bool{}
 	err = tx.queryJSON(ctx, "end stream turns", sqlStreamsEnd, rest, func(rows *sql.Rows) error {
-		var k streamKey
+		var k tote.StreamKey
 		var pending int64
-		if err := rows.Scan(&k.webhook, &k.bag, &pending); err != nil {
+		if err := rows.Scan(&k.WebhookID, &k.BagID, &pending); err != nil {
 			return err
 		}
 		if pending <= 0 {
@@ -743,13 +677,13 @@ func (tx *Tx) endStreamTurns(ctx context.Context, ended [][]any) error {
 		return err
 	}
 	for _, k := range empty {
-		if _, err := tx.tx.ExecContext(ctx, sqlStreamDelete, k.webhook, k.bag); err != nil {
+		if _, err := tx.tx.ExecContext(ctx, sqlStreamDelete, k.WebhookID, k.BagID); err != nil {
 			return interpretError(err, "end stream")
 		}
 	}
 	var next [][]any
 	for _, e := range rest {
-		if waiting[streamKey{e[0].(int64), e[1].(int64)}] {
+		if waiting[tote.StreamKey{WebhookID: e[0].(int64), BagID: e[1].(int64)}] {
 			next = append(next, e)
 		}
 	}
