@@ -293,8 +293,8 @@ type SimulateResult struct {
 // Simulate sends a sample event of type eventType to the subscription's
 // endpoint now, whatever the subscription's status or type, and reports
 // what the endpoint answered. The body is the app's order orderID as the
-// API returns it, or a sample order (ids SampleID). Nothing is recorded. EINVALID
-// names a bad field; an order that is not the app's is ENOTFOUND.
+// API returns it, or a sample order (ids SampleID). Nothing is recorded.
+// EINVALID names a bad field; an order that is not the app's is ENOTFOUND.
 func (s *Service) Simulate(ctx context.Context, app *tote.App, appSecret string, id int64, eventType string, orderID *int64) (*SimulateResult, error) {
 	w, err := s.Get(ctx, app.ID, id)
 	if err != nil {
