@@ -52,9 +52,9 @@ type merchantRequest struct {
 type skuRequest struct {
 	ExternalID       string `json:"external_id"`
 	Name             string `json:"name"`
-	Price            int64  `json:"price"`
+	Price            *int64 `json:"price"`
 	Currency         string `json:"currency"`
-	Inventory        int64  `json:"inventory"`
+	Inventory        *int64 `json:"inventory"`
 	Weight           int64  `json:"weight"`
 	RequiresShipping *bool  `json:"requires_shipping"`
 	ProductType      string `json:"product_type"`
@@ -64,7 +64,7 @@ type shippingMethodRequest struct {
 	ExternalID  string `json:"external_id"`
 	Label       string `json:"label"`
 	Carrier     string `json:"carrier"`
-	Price       int64  `json:"price"`
+	Price       *int64 `json:"price"`
 	Type        string `json:"type"`
 	MinSubtotal *int64 `json:"min_subtotal"`
 	MaxSubtotal *int64 `json:"max_subtotal"`
@@ -328,14 +328,47 @@ func merchantWrite[Req, Res any](s *Server, status int, write func(ctx context.C
 	}
 }
 
+// handleUpdateMerchant changes the fields the body has; the others keep
+// their values (decision 13), so {"sandbox": {"submit": "REJECT"}} scripts
+// a merchant's next submissions and changes nothing else. null clears an
+// optional field (commission_rate: the app's rate; sandbox: ACCEPT). An
+// unknown merchant is a 404 whatever the body.
 func (s *Server) handleUpdateMerchant(w http.ResponseWriter, r *http.Request) {
-	merchantWrite(s, http.StatusOK, func(ctx context.Context, id int64, req merchantRequest) (MerchantResponse, error) {
-		m, err := s.catalogService().UpdateMerchant(ctx, id, toMerchantInput(req))
-		if err != nil {
-			return MerchantResponse{}, err
-		}
-		return ToMerchantResponse(m), nil
-	})(w, r)
+	id, err := pathInt64(r, "merchant_id", "Merchant")
+	if err != nil {
+		Error(w, r, s.Logger, err)
+		return
+	}
+	svc := s.catalogService()
+	cur, err := svc.Merchant(r.Context(), id)
+	if err != nil {
+		Error(w, r, s.Logger, err)
+		return
+	}
+	req := merchantRequestOf(cur)
+	if err := decode(r, &req); err != nil {
+		Error(w, r, s.Logger, err)
+		return
+	}
+	m, err := svc.UpdateMerchant(r.Context(), id, toMerchantInput(req))
+	if err != nil {
+		Error(w, r, s.Logger, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, ToMerchantResponse(m))
+}
+
+// merchantRequestOf is m as a request that would write it as it is: what
+// an update's body is decoded over.
+func merchantRequestOf(m *tote.Merchant) merchantRequest {
+	req := merchantRequest{ExternalID: m.ExternalID, Name: m.Name, Platform: m.Platform, Currency: m.Currency}
+	if m.CommissionRate != nil {
+		req.CommissionRate = catalog.Decimal(catalog.FormatPercent(*m.CommissionRate))
+	}
+	sb := m.Sandbox
+	req.Sandbox = &sandboxRequest{Submit: sb.Submit, FailTimes: sb.FailTimes, LatencyMS: sb.LatencyMS,
+		Cartless: sb.Cartless, PushEvents: &sb.PushEvents, Backorder: sb.Backorder}
+	return req
 }
 
 func (s *Server) handleCreateSKU(w http.ResponseWriter, r *http.Request) {

@@ -90,8 +90,22 @@ func TestMerchantRoutes(t *testing.T) {
 			if r.json(t)["name"] != "Acme 2" {
 				t.Fatalf("after PUT: %s", r.body)
 			}
-			wantInvalidFields(t, b.do("PUT", "/v1/admin/merchants/"+mid, strings.NewReader(`{"name": ""}`), b.admin()),
+			// A field left out keeps its value: the sandbox alone changes.
+			r = b.do("PUT", "/v1/admin/merchants/"+mid, strings.NewReader(`{"sandbox": {"submit": "FAIL_RETRYABLE", "fail_times": 2}}`), b.admin())
+			got = r.json(t)
+			if sb := got["sandbox"].(map[string]any); r.status != 200 || got["name"] != "Acme 2" || got["currency"] != "EUR" ||
+				got["commission_rate"] != 7.25 || sb["submit"] != "FAIL_RETRYABLE" || sb["fail_times"] != 2.0 {
+				t.Fatalf("PUT of the sandbox alone = %d %s", r.status, r.body)
+			}
+			// null clears an optional field.
+			r = b.do("PUT", "/v1/admin/merchants/"+mid, strings.NewReader(`{"commission_rate": null, "sandbox": null}`), b.admin())
+			got = r.json(t)
+			if r.status != 200 || got["commission_rate"] != nil || got["sandbox"].(map[string]any)["submit"] != "ACCEPT" || got["name"] != "Acme 2" {
+				t.Fatalf("PUT of nulls = %d %s", r.status, r.body)
+			}
+			wantInvalidFields(t, b.do("PUT", "/v1/admin/merchants/"+mid, strings.NewReader(`{"name": "", "platform": "", "currency": "usd"}`), b.admin()),
 				"name", "platform", "currency")
+			wantError(t, b.do("PUT", "/v1/admin/merchants/999999", strings.NewReader(`{"name": ""}`), b.admin()), 404, "not_found")
 			wantError(t, b.do("PUT", "/v1/admin/merchants/"+mid, strings.NewReader(`{"external_id": "plain", "name": "x",
 				"platform": "SANDBOX", "currency": "USD"}`), b.admin()), 409, "conflict")
 			wantError(t, b.do("PUT", "/v1/admin/merchants/999999", strings.NewReader(`{"name": "x", "platform": "SANDBOX",
@@ -159,7 +173,12 @@ func TestMerchantCatalogRoutes(t *testing.T) {
 			t.Fatalf("shipping method = %v", sm)
 		}
 		wantInvalidFields(t, b.do("POST", base+"/shipping_methods", strings.NewReader(`{"label": "x", "price": 1, "type": "FREE",
-			"min_subtotal": 10, "max_subtotal": 5}`), b.admin()), "type", "max_subtotal")
+			"min_subtotal": 10, "max_subtotal": 5}`), b.admin()), "carrier", "type", "max_subtotal")
+		// Price and inventory (and a method's price and carrier) are
+		// required: absent or null is not 0.
+		wantInvalidFields(t, b.do("POST", base+"/skus", strings.NewReader(`{"name": "x"}`), b.admin()), "price", "inventory")
+		wantInvalidFields(t, b.do("POST", base+"/skus", strings.NewReader(`{"name": "x", "price": null, "inventory": 1}`), b.admin()), "price")
+		wantInvalidFields(t, b.do("POST", base+"/shipping_methods", strings.NewReader(`{"label": "x"}`), b.admin()), "carrier", "price")
 
 		tr := b.created(base+"/tax_rates", `{"country": "US", "state": "CA", "rate": "0.0725"}`)
 		if tr["rate"] != "0.0725" || tr["country"] != "US" || tr["state"] != "CA" || tr["applies_to_shipping"] != false {

@@ -58,10 +58,10 @@ type MerchantInput struct {
 type SKUInput struct {
 	ExternalID string `json:"external_id"`
 	Name       string `json:"name"`
-	Price      int64  `json:"price"` // minor units
+	Price      *int64 `json:"price"` // minor units; required
 	// Currency defaults to the merchant's, and must equal it.
 	Currency  string `json:"currency,omitempty"`
-	Inventory int64  `json:"inventory"`
+	Inventory *int64 `json:"inventory"`        // required
 	Weight    int64  `json:"weight,omitempty"` // grams
 	// RequiresShipping defaults to true.
 	RequiresShipping *bool `json:"requires_shipping,omitempty"`
@@ -74,7 +74,7 @@ type ShippingMethodInput struct {
 	ExternalID string `json:"external_id"`
 	Label      string `json:"label"`
 	Carrier    string `json:"carrier"`
-	Price      int64  `json:"price"`
+	Price      *int64 `json:"price"` // minor units; required
 	// Type defaults to FLAT_RATE_PRICE, the only type.
 	Type string `json:"type,omitempty"`
 	// MinSubtotal and MaxSubtotal, when set, bound the bag subtotals the
@@ -124,6 +124,16 @@ func (p problems) text(field, v string, required bool) string {
 		p.add(field, "%s", e.Message)
 	}
 	return v
+}
+
+// required is *v, or 0 with "is required" noted when v is nil (the field
+// was absent, or null).
+func (p problems) required(field string, v *int64) int64 {
+	if v == nil {
+		p.add(field, "is required")
+		return 0
+	}
+	return *v
 }
 
 func (p problems) amount(field string, v int64) {
@@ -189,14 +199,16 @@ func (in SKUInput) sku(p problems, m *tote.Merchant) *tote.SKU {
 		MerchantID:       m.ID,
 		ExternalID:       p.text("external_id", in.ExternalID, false),
 		Name:             p.text("name", in.Name, true),
-		Price:            in.Price,
+		Price:            p.required("price", in.Price),
 		Currency:         strings.TrimSpace(in.Currency),
-		Inventory:        in.Inventory,
+		Inventory:        p.required("inventory", in.Inventory),
 		Weight:           in.Weight,
 		RequiresShipping: true,
 		ProductType:      strings.TrimSpace(in.ProductType),
 	}
-	p.amount("price", s.Price)
+	if in.Price != nil {
+		p.amount("price", s.Price)
+	}
 	if s.Currency == "" {
 		s.Currency = m.Currency
 	} else if s.Currency != m.Currency {
@@ -228,13 +240,15 @@ func (in ShippingMethodInput) shippingMethod(p problems, merchantID int64) *tote
 		MerchantID:  merchantID,
 		ExternalID:  p.text("external_id", in.ExternalID, false),
 		Label:       p.text("label", in.Label, true),
-		Carrier:     p.text("carrier", in.Carrier, false),
-		Price:       in.Price,
+		Carrier:     p.text("carrier", in.Carrier, true),
+		Price:       p.required("price", in.Price),
 		Type:        strings.TrimSpace(in.Type),
 		MinSubtotal: in.MinSubtotal,
 		MaxSubtotal: in.MaxSubtotal,
 	}
-	p.amount("price", m.Price)
+	if in.Price != nil {
+		p.amount("price", m.Price)
+	}
 	switch m.Type {
 	case "":
 		m.Type = ShippingFlatRate
@@ -381,6 +395,9 @@ func (s *Service) CreateSKU(ctx context.Context, merchantID int64, in SKUInput) 
 // CreateShippingMethod validates in and adds the method to merchant
 // merchantID.
 func (s *Service) CreateShippingMethod(ctx context.Context, merchantID int64, in ShippingMethodInput) (*tote.ShippingMethod, error) {
+	if _, err := s.Merchant(ctx, merchantID); err != nil {
+		return nil, err // an unknown merchant is ENOTFOUND before any field is checked
+	}
 	p := newProblems()
 	sm := in.shippingMethod(p, merchantID)
 	if err := p.err(); err != nil {
@@ -402,6 +419,9 @@ func (s *Service) CreateShippingMethod(ctx context.Context, merchantID int64, in
 // SaveTaxRate validates in and sets merchant merchantID's rate for its
 // country and state, replacing any rate there was.
 func (s *Service) SaveTaxRate(ctx context.Context, merchantID int64, in TaxRateInput) (*tote.TaxRate, error) {
+	if _, err := s.Merchant(ctx, merchantID); err != nil {
+		return nil, err // an unknown merchant is ENOTFOUND before any field is checked
+	}
 	p := newProblems()
 	r := in.taxRate(p, merchantID)
 	if err := p.err(); err != nil {

@@ -155,7 +155,7 @@ func TestUpdateMerchant(t *testing.T) {
 			t.Fatalf("stored %+v, want %+v", got, up)
 		}
 		// With SKUs priced in EUR, the currency stays.
-		if _, err := s.CreateSKU(ctx, m.ID, catalog.SKUInput{Name: "Tee", Price: 100, Inventory: 1}); err != nil {
+		if _, err := s.CreateSKU(ctx, m.ID, catalog.SKUInput{Name: "Tee", Price: new(int64(100)), Inventory: new(int64(1))}); err != nil {
 			t.Fatal(err)
 		}
 		_, err = s.UpdateMerchant(ctx, m.ID, catalog.MerchantInput{Name: "Acme 2", Platform: "SANDBOX", Currency: "USD"})
@@ -178,7 +178,7 @@ func TestCreateSKU(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		sku, err := s.CreateSKU(ctx, m.ID, catalog.SKUInput{ExternalID: "tee", Name: "Tee", Price: 2500, Inventory: 10})
+		sku, err := s.CreateSKU(ctx, m.ID, catalog.SKUInput{ExternalID: "tee", Name: "Tee", Price: new(int64(2500)), Inventory: new(int64(10))})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -188,16 +188,16 @@ func TestCreateSKU(t *testing.T) {
 		if err != nil || !equalJSON(got, want) {
 			t.Fatalf("sku = %+v (%v), want %+v", got, err, want)
 		}
-		digital, err := s.CreateSKU(ctx, m.ID, catalog.SKUInput{Name: "Card", Price: 0, Inventory: 0, Currency: "USD",
+		digital, err := s.CreateSKU(ctx, m.ID, catalog.SKUInput{Name: "Card", Price: new(int64(0)), Inventory: new(int64(0)), Currency: "USD",
 			RequiresShipping: ptr(false), ProductType: "DIGITAL"})
 		if err != nil || digital.RequiresShipping || digital.ProductType != "DIGITAL" {
 			t.Fatalf("digital sku = %+v (%v)", digital, err)
 		}
-		_, err = s.CreateSKU(ctx, m.ID, catalog.SKUInput{ExternalID: "tee", Name: "Tee again", Price: 1})
+		_, err = s.CreateSKU(ctx, m.ID, catalog.SKUInput{ExternalID: "tee", Name: "Tee again", Price: new(int64(1)), Inventory: new(int64(1))})
 		if tote.ErrorCode(err) != tote.ECONFLICT {
 			t.Fatalf("duplicate external id: %v, want ECONFLICT", err)
 		}
-		_, err = s.CreateSKU(ctx, m.ID, catalog.SKUInput{Name: " ", Price: -1, Inventory: -1, Weight: -1, Currency: "EUR", ProductType: "FOOD"})
+		_, err = s.CreateSKU(ctx, m.ID, catalog.SKUInput{Name: " ", Price: new(int64(-1)), Inventory: new(int64(-1)), Weight: -1, Currency: "EUR", ProductType: "FOOD"})
 		wantInvalid(t, err, "name", "price", "inventory", "weight", "currency", "product_type")
 		_, err = s.CreateSKU(ctx, m.ID+100, catalog.SKUInput{Name: "x"})
 		if tote.ErrorCode(err) != tote.ENOTFOUND {
@@ -225,14 +225,14 @@ func TestShippingMethodsAndTaxRates(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		sm, err := s.CreateShippingMethod(ctx, m.ID, catalog.ShippingMethodInput{Label: "Standard", Carrier: "USPS", Price: 500,
+		sm, err := s.CreateShippingMethod(ctx, m.ID, catalog.ShippingMethodInput{Label: "Standard", Carrier: "USPS", Price: new(int64(500)),
 			MinSubtotal: ptr(int64(0)), MaxSubtotal: ptr(int64(10000))})
 		if err != nil || sm.ID <= 0 || sm.Type != "FLAT_RATE_PRICE" {
 			t.Fatalf("shipping method = %+v (%v)", sm, err)
 		}
-		_, err = s.CreateShippingMethod(ctx, m.ID, catalog.ShippingMethodInput{Price: -1, Type: "TABLE_RATE",
+		_, err = s.CreateShippingMethod(ctx, m.ID, catalog.ShippingMethodInput{Price: new(int64(-1)), Type: "TABLE_RATE",
 			MinSubtotal: ptr(int64(500)), MaxSubtotal: ptr(int64(100))})
-		wantInvalid(t, err, "label", "price", "type", "max_subtotal")
+		wantInvalid(t, err, "label", "carrier", "price", "type", "max_subtotal")
 		_, err = s.CreateShippingMethod(ctx, m.ID+100, catalog.ShippingMethodInput{Label: "x"})
 		if tote.ErrorCode(err) != tote.ENOTFOUND {
 			t.Fatalf("method of unknown merchant: %v", err)

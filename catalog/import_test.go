@@ -99,9 +99,9 @@ func TestImportDemoCatalogTwice(t *testing.T) {
 		// just those.
 		c.now = c.now.Add(time.Hour)
 		f := demoFile(t)
-		f.Merchants[0].SKUs[1].Price = 5900
+		f.Merchants[0].SKUs[1].Price = new(int64(5900))
 		f.Merchants[1].TaxRates[0].Rate = "0.065"
-		f.Merchants[1].SKUs = append(f.Merchants[1].SKUs, catalog.SKUInput{ExternalID: "bolt-mug", Name: "Mug", Price: 1500, Inventory: 5})
+		f.Merchants[1].SKUs = append(f.Merchants[1].SKUs, catalog.SKUInput{ExternalID: "bolt-mug", Name: "Mug", Price: new(int64(1500)), Inventory: new(int64(5))})
 		sum, err = s.Import(ctx, f)
 		if err != nil {
 			t.Fatal(err)
@@ -136,7 +136,7 @@ func TestImportIsAtomic(t *testing.T) {
 		// currency cannot change (it has SKUs), which is found only in the
 		// transaction.
 		f := demoFile(t)
-		f.Merchants[0].SKUs[0].Price = 1
+		f.Merchants[0].SKUs[0].Price = new(int64(1))
 		f.Merchants[0].Name = "Renamed"
 		f.Merchants[1].Currency = "EUR"
 		for i := range f.Merchants[1].SKUs {
@@ -156,7 +156,7 @@ func TestImportValidation(t *testing.T) {
 	ctx := context.Background()
 	f := demoFile(t)
 	f.Merchants[0].ExternalID = ""
-	f.Merchants[0].SKUs[1].Price = -5
+	f.Merchants[0].SKUs[1].Price = new(int64(-5))
 	f.Merchants[0].SKUs[2].ExternalID = f.Merchants[0].SKUs[0].ExternalID
 	f.Merchants[1].ExternalID = " "
 	f.Merchants[1].Sandbox.Submit = "NOPE"
