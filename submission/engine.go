@@ -134,7 +134,9 @@ type Estimate struct {
 }
 
 // Estimate prices SKUs, grouped into one bag per merchant, without
-// persisting anything. Each bag's shipping is its cheapest offered method.
+// persisting anything. A bag with SKUs that ship is priced with its
+// cheapest offered method; a bag with nothing to ship, or no method
+// offered for its subtotal, without shipping.
 func (e *Engine) Estimate(ctx context.Context, currency string, shipTo *tote.Address, skus []SkuRequest) ([]Estimate, error) {
 	currency = cmpOr(currency, "USD")
 	var bad fields
@@ -156,6 +158,7 @@ func (e *Engine) Estimate(ctx context.Context, currency string, shipTo *tote.Add
 	var reqs []BagRequest
 	index := map[int64]int{}
 	var positions [][]int // each bag's SKUs' places in skus
+	var ships []bool      // whether a bag has a SKU that ships
 	for i, sr := range skus {
 		if sr.Quantity < MinQuantity || sr.Quantity > MaxQuantity {
 			bad.add(fmt.Sprintf("skus[%d].quantity", i), "must be between %d and %d", MinQuantity, MaxQuantity)
@@ -173,7 +176,9 @@ func (e *Engine) Estimate(ctx context.Context, currency string, shipTo *tote.Add
 			index[sku.MerchantID] = n
 			reqs = append(reqs, BagRequest{MerchantID: sku.MerchantID})
 			positions = append(positions, nil)
+			ships = append(ships, false)
 		}
+		ships[n] = ships[n] || sku.RequiresShipping
 		reqs[n].Skus = append(reqs[n].Skus, sr)
 		positions[n] = append(positions[n], i)
 	}
@@ -209,9 +214,11 @@ func (e *Engine) Estimate(ctx context.Context, currency string, shipTo *tote.Add
 				cheapest = m
 			}
 		}
-		reqs[i].ShippingLabel, reqs[i].ShippingPrice = "", nil
-		if cheapest != nil {
-			reqs[i].ShippingMethodID = cheapest.ID
+		// A bag that ships is priced with its cheapest method; one with
+		// nothing to ship, or none offered for it (its cart says so:
+		// has_shipping_methods false), without shipping.
+		if ships[i] && cheapest != nil {
+			reqs[i].ShippingLabel, reqs[i].ShippingPrice, reqs[i].ShippingMethodID = "", nil, cheapest.ID
 		}
 		out = append(out, est)
 	}
