@@ -111,6 +111,9 @@ type PlatformError struct {
 	// EXTERNAL_ADD_ITEM, ...).
 	Type    string
 	Message string
+	// SkuID, when not zero, is the SKU the refusal is about (an item out
+	// of stock): the order error names it rather than the bag.
+	SkuID int64
 	// RetryAfter, when the platform said so, is when to try again.
 	RetryAfter time.Duration
 }

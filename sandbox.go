@@ -154,16 +154,28 @@ func (p SandboxOrderParams) Demand() ([]SandboxLine, error) {
 	return out, nil
 }
 
-// SandboxShortage is the error of a placement that asks for more units of a
-// SKU than are left.
-func SandboxShortage(left int64) error {
-	return &Error{Code: EINVALID, Err: ErrSandboxItemUnavailable,
+// SandboxItemError is what a sandbox placement refused for: the SKU it
+// asked too many of, or one the merchant does not sell. It is
+// ErrSandboxItemUnavailable (errors.Is).
+type SandboxItemError struct{ SkuID int64 }
+
+func (e *SandboxItemError) Error() string {
+	return fmt.Sprintf("%v: SKU %d", ErrSandboxItemUnavailable, e.SkuID)
+}
+
+// Is makes a SandboxItemError ErrSandboxItemUnavailable.
+func (e *SandboxItemError) Is(target error) bool { return target == ErrSandboxItemUnavailable }
+
+// SandboxShortage is the error of a placement that asks for more units of
+// SKU skuID than are left.
+func SandboxShortage(skuID, left int64) error {
+	return &Error{Code: EINVALID, Err: &SandboxItemError{SkuID: skuID},
 		Message: fmt.Sprintf("Not enough items available. Only %d left", max(left, 0))}
 }
 
 // SandboxUnknownItem is the error of a placement that asks for a SKU the
 // merchant does not sell.
 func SandboxUnknownItem(skuID int64) error {
-	return &Error{Code: EINVALID, Err: ErrSandboxItemUnavailable,
+	return &Error{Code: EINVALID, Err: &SandboxItemError{SkuID: skuID},
 		Message: fmt.Sprintf("SKU %d is not sold by this merchant.", skuID)}
 }

@@ -57,7 +57,7 @@ func (s *Store) PlaceSandboxOrder(ctx context.Context, p tote.SandboxOrderParams
 			} else if err != nil {
 				return interpretError(err, "read sandbox inventory")
 			}
-			return tote.SandboxShortage(left)
+			return tote.SandboxShortage(l.SkuID, left)
 		}
 		o, placed = &tote.SandboxOrder{ID: id, MerchantID: p.MerchantID, ExternalID: p.ExternalID, Reference: p.Reference,
 			Status: p.Status, Body: p.Body, Total: p.Total, Currency: p.Currency, DateCreated: fromMicros(micros(p.DateCreated))}, true

@@ -149,10 +149,14 @@ func findBag(o *tote.Order, id int64) *tote.Bag {
 }
 
 func bagError(c *lifecycle.Change, perr *tote.PlatformError, message string) *tote.OrderError {
-	return &tote.OrderError{
+	e := &tote.OrderError{
 		BagID: c.Bag.ID, EntityType: "BAG", EntityID: fmt.Sprint(c.Bag.ID), Type: cmpOr(perr.Type, tote.ErrorTypeExternalSubmitCart),
 		Message: message, ExternalPlatform: c.Bag.Platform, DateCreated: c.Now,
 	}
+	if perr.SkuID != 0 { // an item refused: the error is the SKU's
+		e.EntityType, e.EntityID = "SKU", fmt.Sprint(perr.SkuID)
+	}
+	return e
 }
 
 // settleWhenDone adds the settle job when this change settled the last bag,

@@ -340,8 +340,11 @@ func TestDirectOrderSubmission(t *testing.T) {
 			}
 			_, out := post(t, s.srv.url+"/v1/orders/search", `{"app_order_id": "out-of-stock"}`, s.app)
 			o := jsonOf(t, out)["content"].([]any)[0].(map[string]any)
-			if errs := o["errors"].([]any); errs[0].(map[string]any)["type"] != "EXTERNAL_ADD_ITEM" {
-				t.Fatalf("errors = %v, want EXTERNAL_ADD_ITEM", errs)
+			// The error is the SKU's (VIOLET-FACTS: entity_id is the SKU id
+			// when SKU-related).
+			if e := o["errors"].([]any)[0].(map[string]any); e["type"] != "EXTERNAL_ADD_ITEM" || e["entity_type"] != "SKU" ||
+				e["entity_id"] != fmt.Sprint(bags(o)[0]["skus"].([]any)[0].(map[string]any)["sku_id"]) {
+				t.Fatalf("error = %v, want EXTERNAL_ADD_ITEM of the SKU", e)
 			}
 		})
 

@@ -229,6 +229,7 @@ func (r reply) platformErrorOf(kind, typ string) *tote.PlatformError {
 		Kind:    kind,
 		Type:    cmp.Or(e.Type, typ),
 		Message: cmp.Or(e.Message, fmt.Sprintf("sandbox platform answered %d %s", r.status, http.StatusText(r.status))),
+		SkuID:   e.SkuID,
 	}
 }
 

@@ -26,6 +26,7 @@ func TestConnectorAnswers(t *testing.T) {
 		wantKind   string // "" for success
 		wantType   string
 		wantMsg    string
+		wantSku    int64
 		wantRetry  time.Duration
 		wantExtID  string
 		wantStatus string
@@ -42,8 +43,8 @@ func TestConnectorAnswers(t *testing.T) {
 			wantKind: tote.PlatformRetryable, wantType: "EXTERNAL_SUBMIT_CART", wantMsg: "sandbox platform answered 503 Service Unavailable", wantRetry: 90 * time.Second},
 		{name: "500", status: 500, body: `oops`, wantKind: tote.PlatformRetryable},
 		{name: "408", status: 408, wantKind: tote.PlatformRetryable},
-		{name: "409 out of stock", status: 409, body: `{"type":"EXTERNAL_ADD_ITEM","message":"Not enough items available. Only 0 left"}`,
-			wantKind: tote.PlatformRejected, wantType: "EXTERNAL_ADD_ITEM", wantMsg: "Not enough items available. Only 0 left"},
+		{name: "409 out of stock", status: 409, body: `{"type":"EXTERNAL_ADD_ITEM","message":"Not enough items available. Only 0 left","sku_id":42}`,
+			wantKind: tote.PlatformRejected, wantType: "EXTERNAL_ADD_ITEM", wantMsg: "Not enough items available. Only 0 left", wantSku: 42},
 		{name: "422 without a type", status: 422, body: `{"message":"no"}`, wantKind: tote.PlatformRejected, wantType: "EXTERNAL_SUBMIT_CART", wantMsg: "no"},
 		{name: "404", status: 404, wantKind: tote.PlatformRejected, wantType: "EXTERNAL_SUBMIT_CART"},
 	}
@@ -70,7 +71,7 @@ func TestConnectorAnswers(t *testing.T) {
 				return
 			}
 			pe := platformError(t, err, tt.wantKind, tt.wantType)
-			if (tt.wantMsg != "" && pe.Message != tt.wantMsg) || pe.RetryAfter != tt.wantRetry {
+			if (tt.wantMsg != "" && pe.Message != tt.wantMsg) || pe.RetryAfter != tt.wantRetry || pe.SkuID != tt.wantSku {
 				t.Fatalf("error = %+v, want message %q, retry after %v", pe, tt.wantMsg, tt.wantRetry)
 			}
 		})

@@ -45,8 +45,9 @@
 //     the behaviour says, without touching inventory again.
 //   - ACCEPT (or empty): the order is created, its lines taken out of
 //     inventory atomically (201). Short of stock: 409, type
-//     EXTERNAL_ADD_ITEM, "Not enough items available. Only N left", and
-//     nothing changes. A SKU the merchant does not sell is the same error.
+//     EXTERNAL_ADD_ITEM, "Not enough items available. Only N left", with
+//     the SKU's id as sku_id, and nothing changes. A SKU the merchant does
+//     not sell is the same error.
 //   - REJECT: 422, type EXTERNAL_SUBMIT_CART; nothing is created.
 //   - FAIL_RETRYABLE with fail_times N: the first N requests for a
 //     reference answer 503 without creating anything, later ones behave as

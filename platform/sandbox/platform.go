@@ -134,7 +134,11 @@ func (p *Platform) handlePlace(w http.ResponseWriter, r *http.Request) {
 	o, created, err := p.Store.PlaceSandboxOrder(ctx, params)
 	switch {
 	case errors.Is(err, tote.ErrSandboxItemUnavailable):
-		writePlatformError(w, http.StatusConflict, tote.ErrorTypeExternalAddItem, tote.ErrorMessage(err))
+		res := errorResponse{Type: tote.ErrorTypeExternalAddItem, Message: tote.ErrorMessage(err)}
+		if item := (*tote.SandboxItemError)(nil); errors.As(err, &item) {
+			res.SkuID = item.SkuID
+		}
+		writeJSON(w, http.StatusConflict, res)
 		return
 	case err != nil:
 		p.internalError(w, r, err)

@@ -404,8 +404,8 @@ func TestInventoryShortage(t *testing.T) {
 		plenty, scarce := storetest.StockedSKU(t, b.store, m.ID, 10), storetest.StockedSKU(t, b.store, m.ID, 1)
 		_, err := b.conn.Submit(ctx, order(m.ID, "bag-1", line(plenty, 3), line(scarce, 2)))
 		pe := platformError(t, err, tote.PlatformRejected, "EXTERNAL_ADD_ITEM")
-		if pe.Message != "Not enough items available. Only 1 left" {
-			t.Fatalf("message = %q", pe.Message)
+		if pe.Message != "Not enough items available. Only 1 left" || pe.SkuID != scarce.ID {
+			t.Fatalf("message = %q, SKU %d; want SKU %d", pe.Message, pe.SkuID, scarce.ID)
 		}
 		if a, b := storetest.SKUInventory(t, b.store, plenty.ID), storetest.SKUInventory(t, b.store, scarce.ID); a != 10 || b != 1 {
 			t.Fatalf("inventory = %d, %d; want unchanged 10, 1", a, b)

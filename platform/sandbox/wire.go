@@ -116,6 +116,8 @@ func linesOf(o *tote.SandboxOrder) []lineJSON {
 type errorResponse struct {
 	Type    string `json:"type"`
 	Message string `json:"message"`
+	// SkuID names the SKU an EXTERNAL_ADD_ITEM refusal is about.
+	SkuID int64 `json:"sku_id,omitempty"`
 }
 
 func writePlatformError(w http.ResponseWriter, status int, typ, msg string) {
