@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/toteorg/tote"
+	"github.com/toteorg/tote/jsonpath"
 )
 
 // codes maps each error code to its HTTP status. It is the only place that
@@ -97,92 +98,12 @@ func decode(r *http.Request, v any) error {
 	case errors.As(err, &typ):
 		// The path with array indexes (order.bags[1].skus[0].quantity);
 		// the decoder's own leaves them out.
-		field := cmp.Or(pathAt(data, typ.Offset), typ.Field, "body")
-		return tote.Invalid(tote.FieldError{Field: field, Message: "must be " + jsonKind(typ.Type.Kind().String())})
+		field := cmp.Or(jsonpath.At(data, typ.Offset), typ.Field, "body")
+		return tote.Invalid(tote.FieldError{Field: field, Message: "must be " + jsonpath.Kind(typ.Type)})
 	case errors.Is(err, io.EOF):
 		return &tote.Error{Code: tote.EMALFORMED, Message: "Request body is empty; a JSON object is required."}
 	default: // unexpected EOF and the like
 		return &tote.Error{Code: tote.EMALFORMED, Message: "Malformed JSON: " + err.Error() + "."}
-	}
-}
-
-// pathAt returns the JSON path (a.b[2].c) of the value that
-// json.UnmarshalTypeError's offset points at: the first value of data
-// that ends at or after it, or whose opening bracket does; "" if none.
-func pathAt(data []byte, offset int64) string {
-	type level struct {
-		array   bool
-		index   int    // in an array: the current element
-		key     string // in an object: the current member
-		wantKey bool   // in an object: the next token is a key (or the end)
-	}
-	var stack []level
-	path := func() string {
-		var b strings.Builder
-		for _, l := range stack {
-			if l.array {
-				fmt.Fprintf(&b, "[%d]", l.index)
-			} else {
-				if b.Len() > 0 {
-					b.WriteByte('.')
-				}
-				b.WriteString(l.key)
-			}
-		}
-		return b.String()
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber() // a number out of float64's range is still a token
-	for {
-		tok, err := dec.Token()
-		if err != nil {
-			return ""
-		}
-		top := len(stack) - 1
-		if top >= 0 && !stack[top].array && stack[top].wantKey {
-			if key, ok := tok.(string); ok {
-				stack[top].key, stack[top].wantKey = key, false
-				continue
-			}
-		}
-		if tok == json.Delim('{') || tok == json.Delim('[') {
-			// The decoder reports a composite of the wrong type just
-			// past its opening.
-			if dec.InputOffset() >= offset {
-				return path()
-			}
-			stack = append(stack, level{array: tok == json.Delim('['), wantKey: tok == json.Delim('{')})
-			continue
-		}
-		if d, ok := tok.(json.Delim); ok && (d == '}' || d == ']') {
-			stack = stack[:top]
-		}
-		// A value has ended (a scalar, or the object or array just closed).
-		if dec.InputOffset() >= offset {
-			return path()
-		}
-		if n := len(stack) - 1; n >= 0 {
-			if stack[n].array {
-				stack[n].index++
-			} else {
-				stack[n].wantKey = true
-			}
-		}
-	}
-}
-
-func jsonKind(goKind string) string {
-	switch goKind {
-	case "string":
-		return "a string"
-	case "bool":
-		return "a boolean"
-	case "slice", "array":
-		return "an array"
-	case "struct", "map":
-		return "an object"
-	default:
-		return "a number"
 	}
 }
 

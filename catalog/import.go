@@ -1,6 +1,8 @@
 package catalog
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,6 +13,7 @@ import (
 	"time"
 
 	"github.com/toteorg/tote"
+	"github.com/toteorg/tote/jsonpath"
 )
 
 // File is a catalog import file (docs/decisions/0006-catalog-import.md):
@@ -54,12 +57,17 @@ type ImportSummary struct {
 }
 
 // ReadFile decodes an import file. Malformed JSON is EMALFORMED; a value of
-// the wrong type or an unknown field is EINVALID naming it.
+// the wrong type or an unknown field is EINVALID naming it by its path
+// (merchants[1].skus[0].price).
 func ReadFile(r io.Reader) (*File, error) {
-	dec := json.NewDecoder(r)
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("read the file: %w", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	var f File
-	err := dec.Decode(&f)
+	err = dec.Decode(&f)
 	if err == nil && dec.More() {
 		return nil, &tote.Error{Code: tote.EMALFORMED, Message: "Malformed JSON: unexpected data after the JSON value."}
 	}
@@ -71,9 +79,13 @@ func ReadFile(r io.Reader) (*File, error) {
 	case errors.As(err, &syntax):
 		return nil, &tote.Error{Code: tote.EMALFORMED, Message: fmt.Sprintf("Malformed JSON at byte %d: %v.", syntax.Offset, err)}
 	case errors.As(err, &typ):
-		return nil, tote.Invalid(tote.FieldError{Field: typ.Field, Message: "must be a JSON " + typ.Value + " of the right type (" + typ.Type.String() + ")"})
+		field := cmp.Or(jsonpath.At(data, typ.Offset), typ.Field, "the file")
+		return nil, tote.Invalid(tote.FieldError{Field: field, Message: "must be " + jsonpath.Kind(typ.Type)})
 	case strings.HasPrefix(err.Error(), "json: unknown field"):
-		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		// The decoder's error names the key only; its path is found by
+		// walking the file along File's fields.
+		field := cmp.Or(jsonpath.Unknown(data, reflect.TypeFor[File]()),
+			strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`))
 		return nil, tote.Invalid(tote.FieldError{Field: field, Message: "is not a field of a catalog import file"})
 	case errors.Is(err, io.EOF):
 		return nil, &tote.Error{Code: tote.EMALFORMED, Message: "The file is empty; a JSON object is required."}

@@ -197,6 +197,18 @@ func TestReadFile(t *testing.T) {
 			t.Errorf("ReadFile(%q) names no field: %v", body, err)
 		}
 	}
+	// A wrong type or an unknown field is named by its path.
+	for body, field := range map[string]string{
+		`{"merchants": [{"name": "A"}, {"skus": [{"price": 1}, {"price": "12"}]}]}`:  "merchants[1].skus[1].price",
+		`{"merchants": [{"name": "A"}, {"skus": [{"name": "x", "colour": "red"}]}]}`: "merchants[1].skus[0].colour",
+		`{"merchants": [{"sandbox": {"sumbit": "REJECT"}}]}`:                         "merchants[0].sandbox.sumbit",
+		`{"merchant": []}`: "merchant",
+	} {
+		_, err := catalog.ReadFile(strings.NewReader(body))
+		if fs := tote.ErrorFields(err); len(fs) != 1 || fs[0].Field != field {
+			t.Errorf("ReadFile(%s): fields %v, want %s", body, fs, field)
+		}
+	}
 	f, err := catalog.ReadFile(strings.NewReader(`{"merchants": [{"external_id": "a", "commission_rate": 12.5,
 		"tax_rates": [{"country": "US", "rate": 0.0725}, {"country": "CA", "rate": "0.05"}]}]}`))
 	if err != nil || f.Merchants[0].CommissionRate != "12.5" || f.Merchants[0].TaxRates[0].Rate != "0.0725" || f.Merchants[0].TaxRates[1].Rate != "0.05" {
