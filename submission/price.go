@@ -269,11 +269,12 @@ func tax(rates []*tote.TaxRate, to *tote.Address, subTotal, shipping int64) int6
 		return 0
 	}
 	var rate *tote.TaxRate
+	state := strings.TrimSpace(to.State) // "ca" is CA, as a shopper may type it
 	for _, r := range rates {
 		if r.Country != to.Country {
 			continue
 		}
-		if r.State == to.State || r.State == "" && rate == nil {
+		if r.State != "" && strings.EqualFold(r.State, state) || r.State == "" && rate == nil {
 			rate = r
 		}
 	}

@@ -130,3 +130,26 @@ func TestFirstAttemptsDone(t *testing.T) {
 		}
 	}
 }
+
+// TestTaxByState: a state's own rate wins over its country's whichever
+// comes first, the state matched as a shopper may type it.
+func TestTaxByState(t *testing.T) {
+	t.Parallel()
+	country := &tote.TaxRate{Country: "US", RatePPM: 50_000} // 5%
+	ca := &tote.TaxRate{Country: "US", State: "CA", RatePPM: 72_500, AppliesToShipping: true}
+	for _, c := range []struct {
+		state string
+		rates []*tote.TaxRate
+		want  int64
+	}{
+		{"CA", []*tote.TaxRate{country, ca}, 798}, // 7.25% of 10000 + 1000 shipping, half up
+		{"CA", []*tote.TaxRate{ca, country}, 798},
+		{" ca ", []*tote.TaxRate{country, ca}, 798},
+		{"IL", []*tote.TaxRate{ca, country}, 500}, // the country's, on the subtotal only
+		{"", []*tote.TaxRate{ca}, 0},
+	} {
+		if got := tax(c.rates, &tote.Address{Country: "US", State: c.state}, 10000, 1000); got != c.want {
+			t.Errorf("state %q: tax %d, want %d", c.state, got, c.want)
+		}
+	}
+}
