@@ -169,6 +169,9 @@ type CatalogReader interface {
 // methods) is ECONFLICT.
 type CatalogWriter interface {
 	CreateMerchant(ctx context.Context, m *Merchant) error
+	// LockMerchant returns the merchant, locked against other writers
+	// until the transaction ends (ErrNotFound if there is none).
+	LockMerchant(ctx context.Context, id int64) (*Merchant, error)
 	// UpdateMerchant saves every field but ID and DateCreated.
 	UpdateMerchant(ctx context.Context, m *Merchant) error
 	CreateSKU(ctx context.Context, s *SKU) error

@@ -367,8 +367,9 @@ type StreamAdd struct {
 
 // PlanFanOut makes the deliveries of newly recorded events, in event order:
 // one per subscriber of the event's app and type. A delivery of a bag event
-// to an ordered subscriber is in the bag's stream: count is called once with
-// every stream's new deliveries, in CompareStreams order, and a delivery
+// to an ordered subscriber is in the bag's stream: count is called once
+// (when any stream gets deliveries) with every stream's new deliveries, in
+// CompareStreams order, and a delivery
 // behind pending ones waits for its turn. The others are due at once, or
 // when their subscription's pause ends. The store inserts what is returned.
 func PlanFanOut(events []*Event, subs Subscribers, count func([]*StreamAdd) error) ([]*Delivery, error) {

@@ -340,17 +340,22 @@ func (s *Server) handleUpdateMerchant(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	svc := s.catalogService()
-	cur, err := svc.Merchant(r.Context(), id)
+	if _, err := svc.Merchant(r.Context(), id); err != nil {
+		Error(w, r, s.Logger, err) // 404 before anything in the body
+		return
+	}
+	data, err := readBody(r)
 	if err != nil {
 		Error(w, r, s.Logger, err)
 		return
 	}
-	req := merchantRequestOf(cur)
-	if err := decode(r, &req); err != nil {
-		Error(w, r, s.Logger, err)
-		return
-	}
-	m, err := svc.UpdateMerchant(r.Context(), id, toMerchantInput(req))
+	// The body is decoded over the merchant as the update's transaction
+	// holds it, so two PUTs of different fields both count.
+	m, err := svc.EditMerchant(r.Context(), id, func(cur *tote.Merchant) (catalog.MerchantInput, error) {
+		req := merchantRequestOf(cur)
+		err := decodeBytes(data, &req)
+		return toMerchantInput(req), err
+	})
 	if err != nil {
 		Error(w, r, s.Logger, err)
 		return

@@ -3,6 +3,7 @@ package api_test
 import (
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/toteorg/tote/storetest"
@@ -82,8 +83,10 @@ func TestMerchantRoutes(t *testing.T) {
 			r := b.do("PUT", "/v1/admin/merchants/"+mid, strings.NewReader(`{"name": "Acme 2", "platform": "SANDBOX",
 				"currency": "EUR", "commission_rate": "7.25", "sandbox": {"submit": "REJECT"}}`), b.admin())
 			got := r.json(t)
-			if r.status != 200 || got["name"] != "Acme 2" || got["currency"] != "EUR" || got["commission_rate"] != 7.25 ||
-				got["sandbox"].(map[string]any)["submit"] != "REJECT" {
+			// The sandbox's members left out (push_events: false) keep
+			// their values too.
+			if sb := got["sandbox"].(map[string]any); r.status != 200 || got["name"] != "Acme 2" || got["currency"] != "EUR" ||
+				got["commission_rate"] != 7.25 || sb["submit"] != "REJECT" || sb["push_events"] != false || sb["fail_times"] != 2.0 {
 				t.Fatalf("PUT = %d %s", r.status, r.body)
 			}
 			r = b.do("GET", "/v1/admin/merchants/"+mid, nil, b.admin())
@@ -94,7 +97,7 @@ func TestMerchantRoutes(t *testing.T) {
 			r = b.do("PUT", "/v1/admin/merchants/"+mid, strings.NewReader(`{"sandbox": {"submit": "FAIL_RETRYABLE", "fail_times": 2}}`), b.admin())
 			got = r.json(t)
 			if sb := got["sandbox"].(map[string]any); r.status != 200 || got["name"] != "Acme 2" || got["currency"] != "EUR" ||
-				got["commission_rate"] != 7.25 || sb["submit"] != "FAIL_RETRYABLE" || sb["fail_times"] != 2.0 {
+				got["commission_rate"] != 7.25 || sb["submit"] != "FAIL_RETRYABLE" || sb["fail_times"] != 2.0 || sb["push_events"] != false {
 				t.Fatalf("PUT of the sandbox alone = %d %s", r.status, r.body)
 			}
 			// null clears an optional field.
@@ -106,6 +109,24 @@ func TestMerchantRoutes(t *testing.T) {
 			wantInvalidFields(t, b.do("PUT", "/v1/admin/merchants/"+mid, strings.NewReader(`{"name": "", "platform": "", "currency": "usd"}`), b.admin()),
 				"name", "platform", "currency")
 			wantError(t, b.do("PUT", "/v1/admin/merchants/999999", strings.NewReader(`{"name": ""}`), b.admin()), 404, "not_found")
+
+			// Two PUTs of different fields at once both count: each body is
+			// applied to the merchant as its transaction holds it.
+			for i := range 10 {
+				name := fmt.Sprintf("Acme %d", i+3)
+				var wg sync.WaitGroup
+				wg.Go(func() {
+					b.do("PUT", "/v1/admin/merchants/"+mid, strings.NewReader(`{"name": "`+name+`"}`), b.admin())
+				})
+				wg.Go(func() {
+					b.do("PUT", "/v1/admin/merchants/"+mid, strings.NewReader(`{"sandbox": {"latency_ms": `+fmt.Sprint(i+1)+`}}`), b.admin())
+				})
+				wg.Wait()
+				got := b.do("GET", "/v1/admin/merchants/"+mid, nil, b.admin()).json(t)
+				if got["name"] != name || got["sandbox"].(map[string]any)["latency_ms"] != float64(i+1) {
+					t.Fatalf("after two PUTs at once: %v; want name %s and latency %d", got, name, i+1)
+				}
+			}
 			wantError(t, b.do("PUT", "/v1/admin/merchants/"+mid, strings.NewReader(`{"external_id": "plain", "name": "x",
 				"platform": "SANDBOX", "currency": "USD"}`), b.admin()), 409, "conflict")
 			wantError(t, b.do("PUT", "/v1/admin/merchants/999999", strings.NewReader(`{"name": "x", "platform": "SANDBOX",

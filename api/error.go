@@ -70,16 +70,30 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // (400), a body over the limit ETOOLARGE (413), a value of the wrong type
 // EINVALID (422) naming the field.
 func decode(r *http.Request, v any) error {
+	data, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	return decodeBytes(data, v)
+}
+
+// readBody reads a request body: ETOOLARGE over the limit.
+func readBody(r *http.Request) ([]byte, error) {
 	data, err := io.ReadAll(r.Body)
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {
-		return &tote.Error{Code: tote.ETOOLARGE, Message: fmt.Sprintf("Request body is larger than %d bytes.", tooLarge.Limit)}
+		return nil, &tote.Error{Code: tote.ETOOLARGE, Message: fmt.Sprintf("Request body is larger than %d bytes.", tooLarge.Limit)}
 	} else if err != nil {
-		return &tote.Error{Code: tote.EMALFORMED, Message: "The request body could not be read: " + err.Error() + "."}
+		return nil, &tote.Error{Code: tote.EMALFORMED, Message: "The request body could not be read: " + err.Error() + "."}
 	}
+	return data, nil
+}
+
+// decodeBytes is decode of a body already read.
+func decodeBytes(data []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
-	err = dec.Decode(v)
+	err := dec.Decode(v)
 	if err == nil && dec.More() {
 		return &tote.Error{Code: tote.EMALFORMED, Message: "Malformed JSON: unexpected data after the JSON value."}
 	}
@@ -91,8 +105,6 @@ func decode(r *http.Request, v any) error {
 			return tote.Invalid(tote.FieldError{Field: field, Message: "must not contain NUL characters"})
 		}
 		return nil
-	case errors.As(err, &tooLarge):
-		return &tote.Error{Code: tote.ETOOLARGE, Message: fmt.Sprintf("Request body is larger than %d bytes.", tooLarge.Limit)}
 	case errors.As(err, &syntax):
 		return &tote.Error{Code: tote.EMALFORMED, Message: fmt.Sprintf("Malformed JSON at byte %d: %v.", syntax.Offset, err)}
 	case errors.As(err, &typ):

@@ -271,10 +271,12 @@ func (in ShippingMethodInput) shippingMethod(p problems, merchantID int64) *tote
 // taxRate checks in and returns the rate it describes for merchant
 // merchantID.
 func (in TaxRateInput) taxRate(p problems, merchantID int64) *tote.TaxRate {
+	// A state is kept in upper case: addresses match it regardless of
+	// case, so "ca" and "CA" are one rate, not two.
 	r := &tote.TaxRate{
 		MerchantID:        merchantID,
 		Country:           strings.TrimSpace(in.Country),
-		State:             p.text("state", in.State, false),
+		State:             strings.ToUpper(p.text("state", in.State, false)),
 		AppliesToShipping: in.AppliesToShipping,
 	}
 	if !validCountry(r.Country) {
@@ -296,9 +298,10 @@ func merchantNotFound(id int64) error {
 	return &tote.Error{Code: tote.ENOTFOUND, Message: fmt.Sprintf("Merchant %d not found.", id), Err: tote.ErrNotFound}
 }
 
-// lockMerchant finds merchant id inside tx, or ENOTFOUND naming it.
+// lockMerchant reads merchant id inside tx, locked against other writers
+// until tx ends (Tx.LockMerchant), or ENOTFOUND naming it.
 func lockMerchant(ctx context.Context, tx tote.Tx, id int64) (*tote.Merchant, error) {
-	m, err := tx.FindMerchantByID(ctx, id)
+	m, err := tx.LockMerchant(ctx, id)
 	if errors.Is(err, tote.ErrNotFound) {
 		return nil, merchantNotFound(id)
 	}
@@ -325,24 +328,35 @@ func (s *Service) CreateMerchant(ctx context.Context, in MerchantInput) (*tote.M
 // ExternalID keeps the current one). Its currency cannot change once it
 // has SKUs.
 func (s *Service) UpdateMerchant(ctx context.Context, id int64, in MerchantInput) (*tote.Merchant, error) {
-	p := newProblems()
-	next := in.merchant(p)
-	if err := p.err(); err != nil {
-		return nil, err
-	}
+	return s.EditMerchant(ctx, id, func(*tote.Merchant) (MerchantInput, error) { return in, nil })
+}
+
+// EditMerchant is UpdateMerchant with the input made by edit from the
+// merchant as it is stored, under its lock: a change made of some fields
+// (the API's PUT) cannot undo another one made meanwhile.
+func (s *Service) EditMerchant(ctx context.Context, id int64, edit func(*tote.Merchant) (MerchantInput, error)) (*tote.Merchant, error) {
 	var m *tote.Merchant
 	err := s.Store.InTx(ctx, func(tx tote.Tx) error {
-		var err error
-		if m, err = lockMerchant(ctx, tx, id); err != nil {
+		cur, err := lockMerchant(ctx, tx, id)
+		if err != nil {
 			return err
 		}
-		if err := checkCurrencyChange(ctx, tx, m, next.Currency); err != nil {
+		in, err := edit(cur)
+		if err != nil {
+			return err
+		}
+		p := newProblems()
+		next := in.merchant(p)
+		if err := p.err(); err != nil {
+			return err
+		}
+		if err := checkCurrencyChange(ctx, tx, cur, next.Currency); err != nil {
 			return err
 		}
 		if next.ExternalID == "" {
-			next.ExternalID = m.ExternalID
+			next.ExternalID = cur.ExternalID
 		}
-		next.ID, next.DateCreated, next.DateModified = m.ID, m.DateCreated, s.Clock.Now()
+		next.ID, next.DateCreated, next.DateModified = cur.ID, cur.DateCreated, s.Clock.Now()
 		m = next
 		return tx.UpdateMerchant(ctx, m)
 	})

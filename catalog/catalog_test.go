@@ -243,8 +243,10 @@ func TestShippingMethodsAndTaxRates(t *testing.T) {
 			t.Fatalf("tax rate = %+v (%v)", r, err)
 		}
 		c.now = storetest.T0.Add(time.Hour)
-		r2, err := s.SaveTaxRate(ctx, m.ID, catalog.TaxRateInput{Country: "US", State: "CA", Rate: "0.08", AppliesToShipping: true})
-		if err != nil || r2.ID != r.ID || r2.RatePPM != 80000 || !r2.AppliesToShipping {
+		// "ca" is CA: the same rate, replaced (states are kept in upper
+		// case, as addresses match them regardless of case).
+		r2, err := s.SaveTaxRate(ctx, m.ID, catalog.TaxRateInput{Country: "US", State: "ca", Rate: "0.08", AppliesToShipping: true})
+		if err != nil || r2.ID != r.ID || r2.RatePPM != 80000 || !r2.AppliesToShipping || r2.State != "CA" {
 			t.Fatalf("replaced tax rate = %+v (%v), want the same row with the new rate", r2, err)
 		}
 		for _, bad := range []catalog.TaxRateInput{

@@ -84,8 +84,10 @@ func ReadFile(r io.Reader) (*File, error) {
 	case strings.HasPrefix(err.Error(), "json: unknown field"):
 		// The decoder's error names the key only; its path is found by
 		// walking the file along File's fields.
-		field := cmp.Or(jsonpath.Unknown(data, reflect.TypeFor[File]()),
-			strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`))
+		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		if path := jsonpath.Unknown(data, reflect.TypeFor[File]()); path == field || strings.HasSuffix(path, "."+field) {
+			field = path
+		}
 		return nil, tote.Invalid(tote.FieldError{Field: field, Message: "is not a field of a catalog import file"})
 	case errors.Is(err, io.EOF):
 		return nil, &tote.Error{Code: tote.EMALFORMED, Message: "The file is empty; a JSON object is required."}

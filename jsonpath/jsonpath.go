@@ -6,6 +6,7 @@ package jsonpath
 
 import (
 	"bytes"
+	"encoding"
 	"encoding/json"
 	"fmt"
 	"reflect"
@@ -99,7 +100,11 @@ func Kind(t reflect.Type) string {
 // Unknown returns the path (a.b[2].c) of the first object member of data
 // that no field of t, the type data decodes into, takes: the member
 // json.Decoder.DisallowUnknownFields refuses, whose error names only the
-// key. "" if every member has a field (or data is not valid JSON).
+// key. "" if every member has a field (or data is not valid JSON). It
+// follows encoding/json's common rules (json tags, then case-insensitive
+// names, embedded structs, types that decode themselves), not its every
+// corner (two embedded fields of one name at one depth): a caller checks
+// that the path ends with the key the decoder named.
 func Unknown(data []byte, t reflect.Type) string {
 	type level struct {
 		array   bool
@@ -166,6 +171,9 @@ func Unknown(data []byte, t reflect.Type) string {
 			for typ != nil && typ.Kind() == reflect.Pointer {
 				typ = typ.Elem()
 			}
+			if typ != nil && decodesItself(typ) {
+				typ = nil // its own UnmarshalJSON decides what it takes
+			}
 			if typ != nil && tok == json.Delim('[') {
 				if k := typ.Kind(); k == reflect.Slice || k == reflect.Array {
 					typ = typ.Elem()
@@ -188,6 +196,19 @@ func Unknown(data []byte, t reflect.Type) string {
 			}
 		}
 	}
+}
+
+var (
+	jsonUnmarshaler = reflect.TypeFor[json.Unmarshaler]()
+	textUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
+)
+
+// decodesItself reports whether values of t (or *t) decode themselves,
+// where encoding/json checks no field.
+func decodesItself(t reflect.Type) bool {
+	p := reflect.PointerTo(t)
+	return t.Implements(jsonUnmarshaler) || p.Implements(jsonUnmarshaler) ||
+		t.Implements(textUnmarshaler) || p.Implements(textUnmarshaler)
 }
 
 // field finds the type of struct t's field that JSON key takes, as

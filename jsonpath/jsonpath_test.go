@@ -86,3 +86,20 @@ func TestUnknown(t *testing.T) {
 		}
 	}
 }
+
+// selfDecoding takes any JSON: Unknown does not look inside it.
+type selfDecoding struct{ raw []byte }
+
+func (s *selfDecoding) UnmarshalJSON(b []byte) error { s.raw = b; return nil }
+
+func TestUnknownSkipsSelfDecoding(t *testing.T) {
+	type doc struct {
+		O selfDecoding  `json:"o"`
+		P *selfDecoding `json:"p"`
+	}
+	for _, data := range []string{`{"o": {"zz": 1}}`, `{"p": {"zz": [1]}}`} {
+		if got := Unknown([]byte(data), reflect.TypeFor[doc]()); got != "" {
+			t.Errorf("Unknown(%s) = %q, want none", data, got)
+		}
+	}
+}

@@ -82,6 +82,16 @@ func scanMerchant(row pgx.Row) (*tote.Merchant, error) {
 	return &m, nil
 }
 
+// LockMerchant reads the merchant with FOR UPDATE: a change of it, or of
+// what it sells, waits for another one to commit and then sees it.
+func (tx *Tx) LockMerchant(ctx context.Context, id int64) (*tote.Merchant, error) {
+	m, err := scanMerchant(tx.tx.QueryRow(ctx, `SELECT `+merchantColumns+` FROM merchants WHERE id = $1 FOR UPDATE`, id))
+	if err != nil {
+		return nil, interpretError(err, fmt.Sprintf("lock merchant %d", id))
+	}
+	return m, nil
+}
+
 func (r reader) FindMerchantByID(ctx context.Context, id int64) (*tote.Merchant, error) {
 	m, err := scanMerchant(r.q.QueryRow(ctx, `SELECT `+merchantColumns+` FROM merchants WHERE id = $1`, id))
 	if err != nil {

@@ -83,6 +83,12 @@ func scanMerchant(row interface{ Scan(...any) error }) (*tote.Merchant, error) {
 	return &m, nil
 }
 
+// LockMerchant returns the merchant; the transaction already holds
+// SQLite's write lock.
+func (tx *Tx) LockMerchant(ctx context.Context, id int64) (*tote.Merchant, error) {
+	return tx.FindMerchantByID(ctx, id)
+}
+
 func (r reader) FindMerchantByID(ctx context.Context, id int64) (*tote.Merchant, error) {
 	m, err := scanMerchant(r.q.QueryRowContext(ctx, `SELECT `+merchantColumns+` FROM merchants WHERE id = ?`, id))
 	if err != nil {
