@@ -94,6 +94,11 @@ func (p *Provider) handleCreate(w http.ResponseWriter, r *http.Request) {
 	case req.Token == "":
 		p.writeError(w, r, tote.Invalid(tote.FieldError{Field: "token", Message: "is required"}))
 		return
+	case !knownToken(req.Token):
+		// Not a card at all: refused as bad input, leaving no intent behind
+		// (a declined card, tok_chargeDeclined, does leave its failed one).
+		p.writeError(w, r, &tote.Error{Code: tote.EINVALID, Message: declineMessage(req.Token), Err: errDeclined})
+		return
 	}
 	id := "pi_sbx_" + strings.ToLower(rand.Text())
 	in := &tote.SandboxIntent{
@@ -317,6 +322,15 @@ func authorizationStatus(token string) string {
 	default:
 		return tote.IntentFailed
 	}
+}
+
+// knownToken reports whether token is one of the sandbox's test cards.
+func knownToken(token string) bool {
+	switch token {
+	case TokenVisa, TokenChargeDeclined, TokenThreeDSecure, TokenCaptureFails:
+		return true
+	}
+	return false
 }
 
 func declineMessage(token string) string {

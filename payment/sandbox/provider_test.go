@@ -156,6 +156,10 @@ func TestDeclined(t *testing.T) {
 		if pe := refused(t, err, true); !strings.Contains(pe.Message, `"tok_bogus"`) || !strings.Contains(pe.Message, "tok_visa") {
 			t.Fatalf("unknown token message = %q", pe.Message)
 		}
+		// A token that is no card leaves nothing behind: its key is free
+		// for a real attempt (a declined card's key replays its decline).
+		in, err := b.client.Authorize(ctx, tote.AuthorizeParams{Amount: 5000, Currency: "USD", Token: sandbox.TokenVisa, IdempotencyKey: "k2"})
+		want(t, in, err, tote.IntentAuthorized, 0, 0)
 	})
 }
 
