@@ -3,6 +3,7 @@ package tote
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -54,6 +55,13 @@ func TooLong(field, value string, max int) (FieldError, bool) {
 		return FieldError{}, false
 	}
 	return FieldError{Field: field, Message: fmt.Sprintf("must be at most %d characters", max)}, true
+}
+
+// Storable reports whether s is text every store can hold and compare:
+// valid UTF-8 without NUL characters (PostgreSQL refuses both). A key from
+// a URL path that is not can name nothing stored.
+func Storable(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
 }
 
 func (e *Error) Error() string {

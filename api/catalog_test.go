@@ -143,14 +143,16 @@ func TestMerchantRoutes(t *testing.T) {
 		t.Run("ErrInvalid", func(t *testing.T) {
 			for body, fields := range map[string][]string{
 				`{}`: {"name", "platform", "currency"},
-				`{"name": "x", "platform": "SHOPIFY", "currency": "usd"}`:                                   {"platform", "currency"},
-				`{"name": "x", "platform": "SANDBOX", "currency": "USD", "commission_rate": 101}`:           {"commission_rate"},
-				`{"name": "x", "platform": "SANDBOX", "currency": "USD", "commission_rate": 10.555}`:        {"commission_rate"},
-				`{"name": "x", "platform": "SANDBOX", "currency": "USD", "commission_rate": "ten"}`:         {"commission_rate"},
-				`{"name": "x", "platform": "SANDBOX", "currency": "USD", "commission_rate": true}`:          {"commission_rate"},
-				`{"name": "x", "platform": "SANDBOX", "currency": "USD", "sandbox": {"submit": "NOPE"}}`:    {"sandbox.submit"},
-				`{"name": "x", "platform": "SANDBOX", "currency": "USD", "sandbox": {"latency_ms": -1}}`:    {"sandbox.latency_ms"},
-				`{"name": "x", "platform": "SANDBOX", "currency": "USD", "sandbox": {"fail_times": "two"}}`: {"sandbox.fail_times"},
+				`{"name": "x", "platform": "SHOPIFY", "currency": "usd"}`:                                {"platform", "currency"},
+				`{"name": "x", "platform": "SANDBOX", "currency": "USD", "commission_rate": 101}`:        {"commission_rate"},
+				`{"name": "x", "platform": "SANDBOX", "currency": "USD", "commission_rate": 10.555}`:     {"commission_rate"},
+				`{"name": "x", "platform": "SANDBOX", "currency": "USD", "commission_rate": "ten"}`:      {"commission_rate"},
+				`{"name": "x", "platform": "SANDBOX", "currency": "USD", "commission_rate": true}`:       {"commission_rate"},
+				`{"name": "x", "platform": "SANDBOX", "currency": "USD", "sandbox": {"submit": "NOPE"}}`: {"sandbox.submit"},
+				`{"name": "x", "platform": "SANDBOX", "currency": "USD", "sandbox": {"latency_ms": -1}}`: {"sandbox.latency_ms"},
+				// Past ten minutes; as a duration it would overflow and wait not at all.
+				`{"name": "x", "platform": "SANDBOX", "currency": "USD", "sandbox": {"latency_ms": 9223372036854775807}}`: {"sandbox.latency_ms"},
+				`{"name": "x", "platform": "SANDBOX", "currency": "USD", "sandbox": {"fail_times": "two"}}`:               {"sandbox.fail_times"},
 			} {
 				wantInvalidFields(t, b.do("POST", "/v1/admin/merchants", strings.NewReader(body), b.admin()), fields...)
 			}

@@ -204,7 +204,9 @@ func TestWebhookLogResendSimulate(t *testing.T) {
 		if r.status != 202 || r.json(t)["event_id_source"] != evs[0].ID || r.json(t)["event_id"] == evs[0].ID {
 			t.Fatalf("resend = %d %s", r.status, r.body)
 		}
-		wantError(t, b.do("POST", path+"/events/evt_unknown/resend", nil, b.app()), 404, "not_found")
+		for _, id := range []string{"evt_unknown", "ab%00cd", "ab%FFcd"} { // PostgreSQL refuses NUL and invalid UTF-8
+			wantError(t, b.do("POST", path+"/events/"+id+"/resend", nil, b.app()), 404, "not_found")
+		}
 
 		r = b.do("POST", path+"/simulate", strings.NewReader(fmt.Sprintf(`{"event_type": "ORDER_SHIPPED", "order_id": %d}`, o.ID)), b.app())
 		res := r.json(t)

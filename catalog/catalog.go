@@ -168,6 +168,10 @@ func (in MerchantInput) merchant(p problems) *tote.Merchant {
 	return m
 }
 
+// maxLatencyMS bounds a sandbox platform's delay: past any platform
+// timeout, and short of a number whose duration overflows.
+const maxLatencyMS = 10 * 60 * 1000
+
 func (in *SandboxInput) behaviour(p problems) tote.SandboxBehaviour {
 	b := tote.SandboxBehaviour{Submit: tote.SandboxAccept, PushEvents: true}
 	if in == nil {
@@ -183,8 +187,8 @@ func (in *SandboxInput) behaviour(p problems) tote.SandboxBehaviour {
 	if in.FailTimes < 0 {
 		p.add("fail_times", "must not be negative")
 	}
-	if in.LatencyMS < 0 {
-		p.add("latency_ms", "must not be negative")
+	if in.LatencyMS < 0 || in.LatencyMS > maxLatencyMS {
+		p.add("latency_ms", "must be between 0 and %d (ten minutes)", maxLatencyMS)
 	}
 	b.FailTimes, b.LatencyMS, b.Cartless, b.Backorder = in.FailTimes, in.LatencyMS, in.Cartless, in.Backorder
 	if in.PushEvents != nil {

@@ -134,7 +134,7 @@ func validateAddress(prefix string, a *tote.Address) fields {
 		}
 		bad.limit(prefix+"."+f.name, f.value, tote.MaxText)
 	}
-	if len(a.Country) != 2 || strings.ToUpper(a.Country) != a.Country {
+	if c := a.Country; len(c) != 2 || c[0] < 'A' || c[0] > 'Z' || c[1] < 'A' || c[1] > 'Z' {
 		bad.add(prefix+".country", "must be an ISO 3166-1 alpha-2 code such as US")
 	}
 	return bad

@@ -153,3 +153,17 @@ func TestTaxByState(t *testing.T) {
 		}
 	}
 }
+
+// TestAddressCountry: a country is two letters A to Z, nothing else of
+// length two.
+func TestAddressCountry(t *testing.T) {
+	t.Parallel()
+	for country, ok := range map[string]bool{"US": true, "GB": true, "us": false, "!!": false, "12": false, "  ": false,
+		"\x01\x01": false, "ÄÖ": false, "USA": false, "": false} {
+		a := &tote.Address{Address1: "1 Main St", City: "Springfield", State: "IL", PostalCode: "62701", Country: country}
+		bad := validateAddress("order.shipping_address", a)
+		if got := len(bad) == 0; got != ok {
+			t.Errorf("country %q: valid %v, want %v (%v)", country, got, ok, bad)
+		}
+	}
+}

@@ -250,7 +250,11 @@ func (s *Service) Resend(ctx context.Context, appID, id int64, eventID string) (
 	if err != nil {
 		return nil, err
 	}
-	orig, err := s.Store.FindDeliveryByEventID(ctx, id, eventID)
+	var orig *tote.Delivery
+	err = tote.ErrNotFound // an id that is no storable text names none
+	if tote.Storable(eventID) {
+		orig, err = s.Store.FindDeliveryByEventID(ctx, id, eventID)
+	}
 	if errors.Is(err, tote.ErrNotFound) {
 		if n, perr := strconv.ParseInt(eventID, 10, 64); perr == nil {
 			orig, err = s.Store.FindDeliveryByID(ctx, n)

@@ -214,7 +214,11 @@ func (p *Provider) handleConfirm(w http.ResponseWriter, r *http.Request) {
 // confirm completes the shopper's 3-D Secure step of the intent with the
 // given client secret.
 func (p *Provider) confirm(ctx context.Context, clientSecret string) (*tote.SandboxIntent, error) {
-	in, err := p.Store.FindSandboxIntentBySecret(ctx, clientSecret)
+	var in *tote.SandboxIntent
+	var err error = tote.ErrNotFound // a secret that is no storable text names none
+	if tote.Storable(clientSecret) {
+		in, err = p.Store.FindSandboxIntentBySecret(ctx, clientSecret)
+	}
 	if errors.Is(err, tote.ErrNotFound) {
 		return nil, tote.Errorf(tote.ENOTFOUND, "No payment intent with that client secret.")
 	} else if err != nil {

@@ -347,8 +347,12 @@ func TestOperatorConfirm(t *testing.T) {
 		}
 		got, err := b.client.Get(context.Background(), in.ID)
 		want(t, got, err, tote.IntentAuthorized, 0, 0)
-		if code, body := post("nope"); code != 404 || body["error"] != "not_found" || body["code"] != float64(404) {
-			t.Fatalf("unknown secret = %d %v", code, body)
+		// A secret no store can hold (PostgreSQL refuses NUL and invalid
+		// UTF-8) names nothing: 404, not a failed query.
+		for _, secret := range []string{"nope", "ab%00cd", "ab%FFcd", "%C0%AF"} {
+			if code, body := post(secret); code != 404 || body["error"] != "not_found" || body["code"] != float64(404) {
+				t.Fatalf("secret %s = %d %v", secret, code, body)
+			}
 		}
 		if _, err := b.client.Void(context.Background(), in.ID); err != nil {
 			t.Fatal(err)
