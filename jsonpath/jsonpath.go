@@ -13,31 +13,41 @@ import (
 	"strings"
 )
 
+// level is one level of the way to a value: an array's element, or an
+// object's member.
+type level struct {
+	array   bool
+	index   int    // in an array: the current element
+	key     string // in an object: the current member
+	wantKey bool   // in an object: the next token is a key (or the end)
+	// For Unknown: the type of the object (struct or map) or of the
+	// array's elements, nil when anything goes; and of the member whose
+	// key was just read.
+	typ, next reflect.Type
+}
+
+// pathOf writes the way down stack as a path: a.b[2].c.
+func pathOf(stack []level) string {
+	var b strings.Builder
+	for _, l := range stack {
+		if l.array {
+			fmt.Fprintf(&b, "[%d]", l.index)
+		} else {
+			if b.Len() > 0 {
+				b.WriteByte('.')
+			}
+			b.WriteString(l.key)
+		}
+	}
+	return b.String()
+}
+
 // At returns the JSON path (a.b[2].c) of the value an offset of data
 // points at (a json.UnmarshalTypeError's): the first value of data that
 // ends at or after it, or whose opening bracket does; "" if none.
 func At(data []byte, offset int64) string {
-	type level struct {
-		array   bool
-		index   int    // in an array: the current element
-		key     string // in an object: the current member
-		wantKey bool   // in an object: the next token is a key (or the end)
-	}
 	var stack []level
-	path := func() string {
-		var b strings.Builder
-		for _, l := range stack {
-			if l.array {
-				fmt.Fprintf(&b, "[%d]", l.index)
-			} else {
-				if b.Len() > 0 {
-					b.WriteByte('.')
-				}
-				b.WriteString(l.key)
-			}
-		}
-		return b.String()
-	}
+	path := func() string { return pathOf(stack) }
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber() // a number out of float64's range is still a token
 	for {
@@ -106,29 +116,8 @@ func Kind(t reflect.Type) string {
 // corner (two embedded fields of one name at one depth): a caller checks
 // that the path ends with the key the decoder named.
 func Unknown(data []byte, t reflect.Type) string {
-	type level struct {
-		array   bool
-		index   int
-		key     string
-		wantKey bool
-		typ     reflect.Type // of the object (struct or map) or of the array's elements; nil: anything goes
-		next    reflect.Type // of the member whose key was just read
-	}
 	var stack []level
-	path := func() string {
-		var b strings.Builder
-		for _, l := range stack {
-			if l.array {
-				fmt.Fprintf(&b, "[%d]", l.index)
-			} else {
-				if b.Len() > 0 {
-					b.WriteByte('.')
-				}
-				b.WriteString(l.key)
-			}
-		}
-		return b.String()
-	}
+	path := func() string { return pathOf(stack) }
 	valueType := func() reflect.Type { // of the value about to be read
 		if len(stack) == 0 {
 			return t
