@@ -102,6 +102,17 @@ func (s *Store) Close() error {
 	return nil
 }
 
+// Autovacuum reports whether the server runs autovacuum. Tote's queues
+// (jobs, webhook deliveries, the bag streams' counters) update the same
+// rows many times a second; without VACUUM their dead versions pile up and
+// every claim reads through them, so an operator who turned it off should
+// know.
+func (s *Store) Autovacuum(ctx context.Context) (bool, error) {
+	var on bool
+	err := s.pool.QueryRow(ctx, `SELECT current_setting('autovacuum')::boolean`).Scan(&on)
+	return on, err
+}
+
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
 

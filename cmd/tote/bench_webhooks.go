@@ -367,21 +367,44 @@ func (b *webhooksBench) latency(ctx context.Context) ([]time.Duration, float64, 
 	stop := b.start(store, setHook)
 	defer stop()
 	clock := tote.SystemClock{}
-	committed := map[string]time.Time{}
+	// Open loop: each event is recorded on its own goroutine at its
+	// scheduled time, so a slow commit delays only its own event and the
+	// rate holds (a serial loop fell to 320-400/s on PostgreSQL, whose
+	// commit is a round trip plus a flush).
+	var (
+		mu        sync.Mutex
+		committed = map[string]time.Time{}
+		firstErr  error
+		wg        sync.WaitGroup
+	)
 	start := time.Now()
 	interval := time.Second / time.Duration(b.rate)
 	for i := 0; time.Since(start) < b.duration; i++ {
 		if wait := time.Until(start.Add(time.Duration(i) * interval)); wait > 0 {
 			time.Sleep(wait)
 		}
-		id := fmt.Sprintf("evt_lat_%d", i)
-		err := store.InTx(ctx, func(tx tote.Tx) error {
-			return tx.InsertEvents(ctx, []*tote.Event{b.event(first.AppID, orders, bags[i%len(bags)], id, clock.Now())})
-		})
-		if err != nil {
-			return nil, 0, err
-		}
-		committed[id] = time.Now()
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			id := fmt.Sprintf("evt_lat_%d", i)
+			err := store.InTx(ctx, func(tx tote.Tx) error {
+				return tx.InsertEvents(ctx, []*tote.Event{b.event(first.AppID, orders, bags[i%len(bags)], id, clock.Now())})
+			})
+			at := time.Now()
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				if firstErr == nil {
+					firstErr = err
+				}
+				return
+			}
+			committed[id] = at
+		}(i)
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return nil, 0, firstErr
 	}
 	achieved := float64(len(committed)) / time.Since(start).Seconds()
 	deadline := time.Now().Add(time.Minute)

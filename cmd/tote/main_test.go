@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -9,10 +10,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/toteorg/tote/storetest"
 )
@@ -43,6 +47,8 @@ type server struct {
 	cmd  *exec.Cmd
 	url  string
 	done chan error
+	// started holds the messages logged before it listened.
+	started []string
 }
 
 func serve(t *testing.T, args ...string) *server {
@@ -58,13 +64,19 @@ func serve(t *testing.T, args ...string) *server {
 	}
 	s := &server{cmd: cmd, done: make(chan error, 1)}
 	addr := make(chan string, 1)
+	var started []string
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
 			var rec struct{ Msg, Addr string }
-			if json.Unmarshal(sc.Bytes(), &rec) == nil && rec.Msg == "tote listening" {
-				addr <- rec.Addr
+			if json.Unmarshal(sc.Bytes(), &rec) != nil {
+				continue
 			}
+			if rec.Msg == "tote listening" {
+				addr <- rec.Addr
+				break
+			}
+			started = append(started, rec.Msg)
 		}
 		io.Copy(io.Discard, stderr)
 	}()
@@ -76,6 +88,7 @@ func serve(t *testing.T, args ...string) *server {
 	select {
 	case a := <-addr:
 		s.url = "http://" + a
+		s.started = started
 	case err := <-s.done:
 		t.Fatalf("tote serve exited: %v", err)
 	case <-time.After(30 * time.Second):
@@ -132,6 +145,9 @@ func TestServe(t *testing.T) {
 			t.Fatalf("tote migrate: %v: %s", err, out)
 		}
 		s := serve(t, flag, value)
+		if k.Name == "postgres" {
+			checkAutovacuumWarning(t, value, s.started)
+		}
 		if code, body := get(t, s.url+"/healthz", nil); code != 200 {
 			t.Fatalf("healthz = %d %s", code, body)
 		}
@@ -178,6 +194,27 @@ func TestServe(t *testing.T) {
 			t.Fatal("tote serve did not stop within 30s of SIGTERM")
 		}
 	})
+}
+
+// checkAutovacuumWarning checks that tote serve warned at start exactly
+// when the PostgreSQL server at url runs without autovacuum (a server-wide
+// setting a test cannot change, so which branch runs depends on the server:
+// CI's has it off).
+func checkAutovacuumWarning(t *testing.T, url string, started []string) {
+	t.Helper()
+	pool, err := pgxpool.New(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	var setting string
+	if err := pool.QueryRow(context.Background(), "SHOW autovacuum").Scan(&setting); err != nil {
+		t.Fatal(err)
+	}
+	warned := slices.ContainsFunc(started, func(m string) bool { return strings.Contains(m, "autovacuum off") })
+	if warned != (setting == "off") {
+		t.Errorf("autovacuum is %s on the server; tote serve warned about it: %v (start log %q)", setting, warned, started)
+	}
 }
 
 func TestCommandLineErrors(t *testing.T) {

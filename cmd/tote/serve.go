@@ -138,6 +138,13 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer store.Close()
+	if pg, ok := store.(interface {
+		Autovacuum(context.Context) (bool, error)
+	}); ok {
+		if on, err := pg.Autovacuum(ctx); err == nil && !on {
+			log.Warn("PostgreSQL runs with autovacuum off: Tote's queue tables will slow down as dead rows pile up; turn it on, or VACUUM them often (jobs, webhook_deliveries, webhook_streams)")
+		}
+	}
 	clock := tote.SystemClock{}
 
 	jobs := job.Config{Workers: c.workers, PollInterval: c.pollInterval, Lease: c.jobLease, RescueInterval: c.jobLease / 2}
