@@ -148,6 +148,13 @@ type PaymentMethod struct {
 	IntentID string `json:"intent_id,omitempty"`
 }
 
+// HasPaymentMethod reports whether the order holds a payment method: a
+// failed capture removes it (its token is cleared; the intent id stays,
+// for the record).
+func (o *Order) HasPaymentMethod() bool {
+	return o.Details.PaymentMethod != nil && o.Details.PaymentMethod.Token != ""
+}
+
 // BagShippingMethod is the shipping method chosen for a bag, as it was
 // when chosen.
 type BagShippingMethod struct {

@@ -124,7 +124,7 @@ func toOrderBody(o *tote.Order) orderBody {
 		PaymentIntentClientSecret: optional(o.PaymentIntentClientSecret),
 		DateCreated:               o.DateCreated, DateSubmitted: o.DateSubmitted, DateLastModified: o.DateLastModified,
 	}
-	if o.Details.PaymentMethod != nil && o.Details.PaymentMethod.Token != "" { // removed after a failed capture
+	if o.HasPaymentMethod() { // removed after a failed capture
 		b.PaymentMethod = &paymentBody{PaymentProvider: o.Details.PaymentMethod.PaymentProvider}
 	}
 	for _, e := range o.Errors {

@@ -88,6 +88,32 @@ func (s *Server) handleCreateOrder(w http.ResponseWriter, r *http.Request) {
 		or.Bags = append(or.Bags, br)
 	}
 	order, err := s.Orders.PlaceOrder(r.Context(), appFrom(r.Context()), or)
+	s.writeSubmitted(w, r, order, err)
+}
+
+// handleSubmitCart submits an order again: the one that waited for its
+// shopper to complete 3-D Secure (REQUIRES_ACTION) goes on to its
+// merchants. The body, {app_order_id?}, may be left out.
+func (s *Server) handleSubmitCart(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseInt(r.PathValue("cart_id"), 10, 64)
+	if err != nil || id <= 0 {
+		Error(w, r, s.Logger, tote.Errorf(tote.ENOTFOUND, "Cart %q not found.", r.PathValue("cart_id")))
+		return
+	}
+	var req struct {
+		AppOrderID string `json:"app_order_id"`
+	}
+	if err := decodeOptional(r, &req); err != nil {
+		Error(w, r, s.Logger, err)
+		return
+	}
+	order, err := s.Orders.Resubmit(r.Context(), appFrom(r.Context()), id, req.AppOrderID)
+	s.writeSubmitted(w, r, order, err)
+}
+
+// writeSubmitted answers a submission: the order, or, when every bag was
+// rejected, a 422 naming the last error.
+func (s *Server) writeSubmitted(w http.ResponseWriter, r *http.Request, order *tote.Order, err error) {
 	if errors.Is(err, submission.ErrOrderRejected) {
 		msg := "The merchants' platforms rejected every bag of the order."
 		if n := len(order.Errors); n > 0 {

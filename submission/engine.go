@@ -336,7 +336,7 @@ func (e *Engine) PlaceOrder(ctx context.Context, app *tote.App, r *OrderRequest)
 	}
 	o.Details.PaymentMethod.IntentID = intent.ID
 
-	cmd := lifecycle.Command{AppID: app.ID}
+	var cmd lifecycle.Command
 	if intent.Status == tote.IntentRequiresAction {
 		cmd.Run = func(st *tote.OrderState, _ int) (tote.Outcome, error) {
 			return merge(st.Submit, st.RequireAction)
@@ -347,30 +347,14 @@ func (e *Engine) PlaceOrder(ctx context.Context, app *tote.App, r *OrderRequest)
 			return nil
 		}
 	} else {
-		// The bags are marked SUBMITTED (their first attempt counted) with
-		// the order, and each bag's job sends it, all bags at once: a job
-		// that starts for the first time knows nothing was sent yet.
-		cmd.Run = func(st *tote.OrderState, _ int) (tote.Outcome, error) {
-			steps := []func() (tote.Outcome, error){st.Submit, func() (tote.Outcome, error) { return st.Authorize(false) }}
-			for i := range st.Bags {
-				steps = append(steps, func() (tote.Outcome, error) { return st.SubmitBag(i) })
-			}
-			return merge(steps...)
-		}
+		cmd = sendBags(intent.ID, (*tote.OrderState).Submit)
+		send := cmd.Edit
 		cmd.Edit = func(c *lifecycle.Change) error {
 			c.Order.DateSubmitted = &c.Now
-			for _, b := range c.Order.Bags {
-				b.SubmitAttempts, b.DateSubmitted = 1, &c.Now
-				c.Order.Transactions = append(c.Order.Transactions, &tote.PaymentTransaction{
-					BagID: b.ID, Type: tote.TransactionAuthorization, Amount: b.Total, Currency: b.Currency,
-					Status: tote.TransactionCompleted, PaymentProvider: tote.PaymentProviderSandbox,
-					PaymentProviderTransactionID: intent.ID, DateCreated: c.Now,
-				})
-				c.Jobs = append(c.Jobs, jobParams(KindSubmitBag, bagArgs{c.Order.ID, b.ID}, c.Now, unlimited))
-			}
-			return nil
+			return send(c)
 		}
 	}
+	cmd.AppID = app.ID
 	// Listen before the order exists, so no commit of its jobs can come
 	// before the request listens.
 	key := waitKey(o)
@@ -393,6 +377,118 @@ func (e *Engine) PlaceOrder(ctx context.Context, app *tote.App, r *OrderRequest)
 	}
 	if intent.Status == tote.IntentRequiresAction {
 		return res.Order, nil
+	}
+	o, err = e.waitFirstAttempts(ctx, res.Order, ch)
+	if err != nil {
+		return nil, err
+	}
+	return e.answer(o)
+}
+
+// sendBags is the command that sends an order's bags to their merchants,
+// after first, the order's own step (Submit for a new order, CompleteAction
+// for one that waited for its shopper): the hold, intentID, recorded for
+// every bag; the bags marked SUBMITTED with their first attempt counted; and
+// a job per bag that sends it, all bags at once. A job that starts for the
+// first time knows nothing was sent yet.
+func sendBags(intentID string, first func(*tote.OrderState) (tote.Outcome, error)) lifecycle.Command {
+	return lifecycle.Command{
+		Run: func(st *tote.OrderState, _ int) (tote.Outcome, error) {
+			steps := []func() (tote.Outcome, error){
+				func() (tote.Outcome, error) { return first(st) },
+				func() (tote.Outcome, error) { return st.Authorize(false) },
+			}
+			for i := range st.Bags {
+				steps = append(steps, func() (tote.Outcome, error) { return st.SubmitBag(i) })
+			}
+			return merge(steps...)
+		},
+		Edit: func(c *lifecycle.Change) error {
+			for _, b := range c.Order.Bags {
+				b.SubmitAttempts, b.DateSubmitted = 1, &c.Now
+				c.Order.Transactions = append(c.Order.Transactions, &tote.PaymentTransaction{
+					BagID: b.ID, Type: tote.TransactionAuthorization, Amount: b.Total, Currency: b.Currency,
+					Status: tote.TransactionCompleted, PaymentProvider: tote.PaymentProviderSandbox,
+					PaymentProviderTransactionID: intentID, DateCreated: c.Now,
+				})
+				c.Jobs = append(c.Jobs, jobParams(KindSubmitBag, bagArgs{c.Order.ID, b.ID}, c.Now, unlimited))
+			}
+			return nil
+		},
+	}
+}
+
+// Resubmit submits an order again (POST /v1/checkout/cart/{id}/submit). An
+// order waiting for its shopper (REQUIRES_ACTION) goes on once the shopper
+// has completed the action, i.e. once its payment intent is authorized:
+// REQUIRES_ACTION → PROCESSING, then its bags go to their merchants and the
+// answer comes as PlaceOrder's does. While the intent still waits for the
+// shopper, the order is answered as it is, nothing changed. An intent that
+// can no longer be authorized (failed, voided) means the shopper abandoned
+// the action: the order is CANCELED (ORDER_FAILED) and the answer an
+// EREJECTED error.
+//
+// Any other order is refused and left as it is: IN_PROGRESS (its capture
+// failed and removed the payment method; carts, which would let a shopper
+// apply a new one, are not built yet) with "No payment method on Cart",
+// the rest as an invalid transition.
+func (e *Engine) Resubmit(ctx context.Context, app *tote.App, orderID int64, appOrderID string) (*tote.Order, error) {
+	var bad fields
+	bad.limit("app_order_id", appOrderID, tote.MaxText)
+	if err := bad.err(); err != nil {
+		return nil, err
+	}
+	o, err := e.Store.FindOrderByID(ctx, orderID)
+	if err == nil && o.AppID != app.ID {
+		err = tote.ErrNotFound // another app's order does not exist for this one
+	}
+	if errors.Is(err, tote.ErrNotFound) {
+		return nil, tote.Errorf(tote.ENOTFOUND, "Order %d not found.", orderID)
+	} else if err != nil {
+		return nil, err
+	}
+	switch {
+	case o.Status == tote.OrderStatusInProgress && !o.HasPaymentMethod():
+		return nil, tote.Invalid(tote.FieldError{Field: "payment_method", Message: "No payment method on Cart"})
+	case o.Status != tote.OrderStatusRequiresAction:
+		return nil, &tote.Error{Code: tote.ECONFLICT, Err: tote.ErrInvalidTransition,
+			Message: fmt.Sprintf("Order %d is %s: only an order waiting for its shopper (%s) can be submitted again.", o.ID, o.Status, tote.OrderStatusRequiresAction)}
+	}
+	// The hold needs no new call: the shopper completed it at the
+	// provider, so ask the provider what it holds now.
+	intent, err := e.Payments.Get(ctx, o.Details.PaymentMethod.IntentID)
+	if err != nil {
+		return nil, &tote.Error{Code: tote.EUNAVAILABLE, Message: "The payment provider could not be reached; nothing was submitted. Retry later.", Err: err}
+	}
+	ctx = context.WithoutCancel(ctx) // from here the bags go out: run to the end
+	switch intent.Status {
+	case tote.IntentRequiresAction:
+		return o, nil
+	case tote.IntentAuthorized:
+	default:
+		_, err := e.Lifecycle.Apply(ctx, lifecycle.Command{AppID: app.ID, OrderID: o.ID,
+			Run: func(st *tote.OrderState, _ int) (tote.Outcome, error) { return st.Abandon() }})
+		if err != nil {
+			return nil, err
+		}
+		return nil, &tote.Error{Code: tote.EREJECTED,
+			Message: fmt.Sprintf("Order %d is canceled: its payment was not authorized (the payment intent is %s).", o.ID, intent.Status)}
+	}
+	cmd := sendBags(intent.ID, (*tote.OrderState).CompleteAction)
+	cmd.AppID, cmd.OrderID = app.ID, o.ID
+	if appOrderID != "" {
+		send := cmd.Edit
+		cmd.Edit = func(c *lifecycle.Change) error {
+			c.Order.AppOrderID = appOrderID
+			return send(c)
+		}
+	}
+	key := waitKey(o)
+	ch := e.subscribe(key)
+	defer e.unsubscribe(key, ch)
+	res, err := e.Lifecycle.Apply(ctx, cmd)
+	if err != nil {
+		return nil, err
 	}
 	o, err = e.waitFirstAttempts(ctx, res.Order, ch)
 	if err != nil {

@@ -481,6 +481,38 @@ func TestPaymentPaths(t *testing.T) {
 		if n := len(s.platformOrders(m)); n != 0 {
 			t.Fatalf("a bag went to the merchant before the payment was authorized (%d orders)", n)
 		}
+		// The channel submits again before the shopper has acted: nothing
+		// changes. After the shopper confirms, submitting again sends the
+		// bag and the order completes; a third submit is a conflict.
+		submit := fmt.Sprintf("%s/v1/checkout/cart/%v/submit", s.srv.url, o["id"])
+		code, out := post(t, submit, `{}`, s.app)
+		if again := jsonOf(t, out); code != 200 || again["status"] != "REQUIRES_ACTION" || bags(again)[0]["version"] != bags(o)[0]["version"] {
+			t.Fatalf("submit before the shopper acted = %d %s", code, out)
+		}
+		code, out = post(t, fmt.Sprintf("%s/v1/sandbox/payment_intents/%s/confirm", s.srv.url, o["payment_intent_client_secret"]), `{}`, s.admin)
+		if code != 200 {
+			t.Fatalf("confirm = %d %s", code, out)
+		}
+		code, out = post(t, submit, `{"app_order_id": "3ds-done"}`, s.app)
+		done := jsonOf(t, out)
+		if code != 200 || done["status"] != "COMPLETED" || done["app_order_id"] != "3ds-done" {
+			t.Fatalf("submit after the shopper acted = %d %s", code, out)
+		}
+		if b := bags(done)[0]; b["status"] != "ACCEPTED" || b["financial_status"] != "PAID" || b["external_id"] == nil {
+			t.Fatalf("after 3-D Secure: bag %v/%v, external id %v", b["status"], b["financial_status"], b["external_id"])
+		}
+		if captured, n := transactions(done, "CAPTURE"); n != 1 || captured != done["total"] {
+			t.Fatalf("after 3-D Secure: captured %v in %d transactions, total %v", captured, n, done["total"])
+		}
+		if n := len(s.platformOrders(m)); n != 1 {
+			t.Fatalf("the platform holds %d orders for the bag", n)
+		}
+		if code, out = post(t, submit, ``, s.app); code != 409 {
+			t.Fatalf("submit of a completed order = %d %s, want 409", code, out)
+		}
+		if code, out = post(t, fmt.Sprintf("%s/v1/checkout/cart/%v/submit", s.srv.url, 1<<40), ``, s.app); code != 404 {
+			t.Fatalf("submit of an unknown order = %d %s, want 404", code, out)
+		}
 
 		code, o = s.place(strings.Replace(dos("capture-fails", bag), "tok_visa", "tok_captureFails", 1))
 		if code != 200 || o["status"] != "IN_PROGRESS" || o["payment_method"] != nil {
@@ -492,8 +524,16 @@ func TestPaymentPaths(t *testing.T) {
 		if errs := o["errors"].([]any); len(errs) != 1 || errs[0].(map[string]any)["type"] != "EXTERNAL_SET_PAYMENT_METHOD" {
 			t.Fatalf("failed capture: errors %v", errs)
 		}
+		// Without a payment method left, submitting again is refused.
+		code, out = post(t, fmt.Sprintf("%s/v1/checkout/cart/%v/submit", s.srv.url, o["id"]), ``, s.app)
+		if errs, _ := jsonOf(t, out)["errors"].([]any); code != 422 || len(errs) != 1 || !strings.Contains(out, "No payment method on Cart") {
+			t.Fatalf("submit without a payment method = %d %s", code, out)
+		}
+		if again := s.order(o["id"]); again["status"] != "IN_PROGRESS" || again["date_last_modified"] != o["date_last_modified"] {
+			t.Fatalf("a refused submit changed the order: %v", again)
+		}
 
-		code, out := post(t, s.srv.url+"/v1/orders/search", `{}`, s.app)
+		code, out = post(t, s.srv.url+"/v1/orders/search", `{}`, s.app)
 		before := jsonOf(t, out)["total_elements"]
 		var b struct {
 			Skus []map[string]any `json:"skus"`
