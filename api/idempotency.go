@@ -122,7 +122,8 @@ func (s *Server) idempotent(next http.HandlerFunc) http.HandlerFunc {
 }
 
 // serveAndRemember runs the handler into a buffer, stores the response
-// under the key (or releases the key after a 5xx or a panic), then sends it.
+// under the key (or releases the key after a 5xx, a panic, or a response
+// the handler asked to forget), then sends it.
 func (s *Server) serveAndRemember(w http.ResponseWriter, r *http.Request, next http.HandlerFunc, k *tote.IdempotencyKey) {
 	ctx := context.WithoutCancel(r.Context()) // remember even if the client left
 	buf := &bufferedResponse{header: http.Header{}}
@@ -140,7 +141,7 @@ func (s *Server) serveAndRemember(w http.ResponseWriter, r *http.Request, next h
 	if buf.status == 0 {
 		buf.status = http.StatusOK
 	}
-	if buf.status >= 500 {
+	if buf.status >= 500 || buf.forget {
 		if err := s.Store.ReleaseIdempotencyKey(ctx, k); err != nil {
 			s.Logger.ErrorContext(ctx, "release idempotency key", "err", err)
 		}
@@ -171,6 +172,19 @@ type bufferedResponse struct {
 	header http.Header
 	status int
 	body   bytes.Buffer
+	// forget: the request changed nothing and its answer may change, so
+	// the key is released rather than kept with this answer (forget).
+	forget bool
+}
+
+// forget tells the Idempotency-Key middleware, if w is its buffer, not to
+// keep this response under the request's key: the request changed nothing
+// (an order still waiting for its shopper), so a retry with the same key
+// must be served afresh, not told the old news.
+func forget(w http.ResponseWriter) {
+	if b, ok := w.(*bufferedResponse); ok {
+		b.forget = true
+	}
 }
 
 func (b *bufferedResponse) Header() http.Header { return b.header }

@@ -108,6 +108,9 @@ func (s *Server) handleSubmitCart(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	order, err := s.Orders.Resubmit(r.Context(), appFrom(r.Context()), id, req.AppOrderID)
+	if err == nil && order.Status == tote.OrderStatusRequiresAction {
+		forget(w) // still waiting for the shopper: a retry after they act must submit
+	}
 	s.writeSubmitted(w, r, order, err)
 }
 

@@ -421,17 +421,17 @@ func sendBags(intentID string, first func(*tote.OrderState) (tote.Outcome, error
 // Resubmit submits an order again (POST /v1/checkout/cart/{id}/submit). An
 // order waiting for its shopper (REQUIRES_ACTION) goes on once the shopper
 // has completed the action, i.e. once its payment intent is authorized:
-// REQUIRES_ACTION → PROCESSING, then its bags go to their merchants and the
-// answer comes as PlaceOrder's does. While the intent still waits for the
-// shopper, the order is answered as it is, nothing changed. An intent that
-// can no longer be authorized (failed, voided) means the shopper abandoned
-// the action: the order is CANCELED (ORDER_FAILED) and the answer an
-// EREJECTED error.
+// REQUIRES_ACTION → PROCESSING (date_submitted now, app_order_id set when
+// given), then its bags go to their merchants and the answer comes as
+// PlaceOrder's does. While the intent still waits for the shopper, the
+// order is answered as it is, nothing changed (app_order_id not applied).
+// An intent that failed or was voided means the shopper abandoned the
+// action: the order is CANCELED (ORDER_FAILED) with an error entry saying
+// so, and the answer is an EREJECTED error. Any other intent status is a
+// conflict that changes nothing.
 //
-// Any other order is refused and left as it is: IN_PROGRESS (its capture
-// failed and removed the payment method; carts, which would let a shopper
-// apply a new one, are not built yet) with "No payment method on Cart",
-// the rest as an invalid transition.
+// Any other order is refused and left as it is (notWaiting), also when a
+// concurrent submit of the same order went first.
 func (e *Engine) Resubmit(ctx context.Context, app *tote.App, orderID int64, appOrderID string) (*tote.Order, error) {
 	var bad fields
 	bad.limit("app_order_id", appOrderID, tote.MaxText)
@@ -447,12 +447,8 @@ func (e *Engine) Resubmit(ctx context.Context, app *tote.App, orderID int64, app
 	} else if err != nil {
 		return nil, err
 	}
-	switch {
-	case o.Status == tote.OrderStatusInProgress && !o.HasPaymentMethod():
-		return nil, tote.Invalid(tote.FieldError{Field: "payment_method", Message: "No payment method on Cart"})
-	case o.Status != tote.OrderStatusRequiresAction:
-		return nil, &tote.Error{Code: tote.ECONFLICT, Err: tote.ErrInvalidTransition,
-			Message: fmt.Sprintf("Order %d is %s: only an order waiting for its shopper (%s) can be submitted again.", o.ID, o.Status, tote.OrderStatusRequiresAction)}
+	if err := notWaiting(o); err != nil {
+		return nil, err
 	}
 	// The hold needs no new call: the shopper completed it at the
 	// provider, so ask the provider what it holds now.
@@ -460,41 +456,70 @@ func (e *Engine) Resubmit(ctx context.Context, app *tote.App, orderID int64, app
 	if err != nil {
 		return nil, &tote.Error{Code: tote.EUNAVAILABLE, Message: "The payment provider could not be reached; nothing was submitted. Retry later.", Err: err}
 	}
-	ctx = context.WithoutCancel(ctx) // from here the bags go out: run to the end
+	ctx = context.WithoutCancel(ctx) // from here the order changes: run to the end
+	var cmd lifecycle.Command
 	switch intent.Status {
 	case tote.IntentRequiresAction:
 		return o, nil
 	case tote.IntentAuthorized:
-	default:
-		_, err := e.Lifecycle.Apply(ctx, lifecycle.Command{AppID: app.ID, OrderID: o.ID,
-			Run: func(st *tote.OrderState, _ int) (tote.Outcome, error) { return st.Abandon() }})
-		if err != nil {
-			return nil, err
-		}
-		return nil, &tote.Error{Code: tote.EREJECTED,
-			Message: fmt.Sprintf("Order %d is canceled: its payment was not authorized (the payment intent is %s).", o.ID, intent.Status)}
-	}
-	cmd := sendBags(intent.ID, (*tote.OrderState).CompleteAction)
-	cmd.AppID, cmd.OrderID = app.ID, o.ID
-	if appOrderID != "" {
+		cmd = sendBags(intent.ID, (*tote.OrderState).CompleteAction)
 		send := cmd.Edit
 		cmd.Edit = func(c *lifecycle.Change) error {
-			c.Order.AppOrderID = appOrderID
+			c.Order.DateSubmitted = &c.Now
+			if appOrderID != "" {
+				c.Order.AppOrderID = appOrderID
+			}
 			return send(c)
 		}
+	case tote.IntentFailed, tote.IntentVoided:
+		msg := fmt.Sprintf("The payment was not authorized (its intent is %s): the shopper did not complete the action. The order is canceled.", intent.Status)
+		cmd.Run = func(st *tote.OrderState, _ int) (tote.Outcome, error) { return st.Abandon() }
+		cmd.Edit = func(c *lifecycle.Change) error {
+			c.Order.Errors = append(c.Order.Errors, &tote.OrderError{EntityType: "ORDER", EntityID: fmt.Sprint(c.Order.ID),
+				Type: tote.ErrorTypeExternalSetPaymentMethod, Message: msg, ExternalPlatform: tote.PaymentProviderSandbox, DateCreated: c.Now})
+			return nil
+		}
+	default:
+		return nil, &tote.Error{Code: tote.ECONFLICT,
+			Message: fmt.Sprintf("Order %d cannot be submitted: its payment intent is %s.", o.ID, intent.Status)}
 	}
+	cmd.AppID, cmd.OrderID = app.ID, o.ID
 	key := waitKey(o)
 	ch := e.subscribe(key)
 	defer e.unsubscribe(key, ch)
 	res, err := e.Lifecycle.Apply(ctx, cmd)
+	if errors.Is(err, tote.ErrInvalidTransition) {
+		// A concurrent submit went first: answer as if it had come before.
+		if now, ferr := e.Store.FindOrderByID(ctx, o.ID); ferr == nil {
+			err = cmpOr(notWaiting(now), err)
+		}
+	}
 	if err != nil {
 		return nil, err
+	}
+	if res.Order.Status == tote.OrderStatusCanceled {
+		return nil, &tote.Error{Code: tote.EREJECTED, Message: fmt.Sprintf("Order %d: %s", o.ID, res.Order.Errors[len(res.Order.Errors)-1].Message)}
 	}
 	o, err = e.waitFirstAttempts(ctx, res.Order, ch)
 	if err != nil {
 		return nil, err
 	}
 	return e.answer(o)
+}
+
+// notWaiting refuses a submit of an order that is not waiting for its
+// shopper: an IN_PROGRESS one whose capture failed has no payment method
+// left; any other is an invalid transition.
+func notWaiting(o *tote.Order) error {
+	switch {
+	case o.Status == tote.OrderStatusRequiresAction:
+		return nil
+	case o.Status == tote.OrderStatusInProgress && !o.HasPaymentMethod():
+		return tote.Invalid(tote.FieldError{Field: "payment_method", Message: "No payment method on Cart"})
+	default:
+		return &tote.Error{Code: tote.ECONFLICT, Err: tote.ErrInvalidTransition,
+			Message: fmt.Sprintf("Order %d is %s: only an order waiting for its shopper (%s) can be submitted again.", o.ID, o.Status, tote.OrderStatusRequiresAction)}
+	}
 }
 
 // answer returns the order, flagged when every bag was rejected.

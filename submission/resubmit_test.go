@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/toteorg/tote"
@@ -65,6 +66,9 @@ func TestResubmitAbandoned(t *testing.T) {
 		got, err := s.FindOrderByID(ctx, o.ID)
 		if err != nil || got.Status != tote.OrderStatusCanceled || got.Bags[0].Status != tote.BagStatusInProgress || got.Bags[0].SubmitAttempts != 0 {
 			t.Fatalf("after the shopper gave up: order %v, bag %v (%d attempts), %v", got.Status, got.Bags[0].Status, got.Bags[0].SubmitAttempts, err)
+		}
+		if n := len(got.Errors); n != 1 || got.Errors[0].Type != tote.ErrorTypeExternalSetPaymentMethod || !strings.Contains(got.Errors[0].Message, "VOIDED") {
+			t.Fatalf("after the shopper gave up: errors %+v, want one saying the payment was not authorized", got.Errors)
 		}
 		events, err := s.FindEvents(ctx, o.ID, 0)
 		if err != nil {

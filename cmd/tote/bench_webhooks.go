@@ -379,7 +379,8 @@ func (b *webhooksBench) latency(ctx context.Context) ([]time.Duration, float64, 
 	)
 	start := time.Now()
 	interval := time.Second / time.Duration(b.rate)
-	for i := 0; time.Since(start) < b.duration; i++ {
+	var failed atomic.Bool
+	for i := 0; time.Since(start) < b.duration && !failed.Load() && ctx.Err() == nil; i++ {
 		if wait := time.Until(start.Add(time.Duration(i) * interval)); wait > 0 {
 			time.Sleep(wait)
 		}
@@ -397,6 +398,7 @@ func (b *webhooksBench) latency(ctx context.Context) ([]time.Duration, float64, 
 				if firstErr == nil {
 					firstErr = err
 				}
+				failed.Store(true)
 				return
 			}
 			committed[id] = at
@@ -405,6 +407,8 @@ func (b *webhooksBench) latency(ctx context.Context) ([]time.Duration, float64, 
 	wg.Wait()
 	if firstErr != nil {
 		return nil, 0, firstErr
+	} else if err := ctx.Err(); err != nil {
+		return nil, 0, err
 	}
 	achieved := float64(len(committed)) / time.Since(start).Seconds()
 	deadline := time.Now().Add(time.Minute)

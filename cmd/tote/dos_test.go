@@ -5,7 +5,9 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"io"
 	"maps"
+	"net/http"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -484,19 +486,51 @@ func TestPaymentPaths(t *testing.T) {
 		// The channel submits again before the shopper has acted: nothing
 		// changes. After the shopper confirms, submitting again sends the
 		// bag and the order completes; a third submit is a conflict.
+		// It keeps its Idempotency-Key: an answer that changed nothing is
+		// not kept under it, so the same key submits once the shopper acts.
 		submit := fmt.Sprintf("%s/v1/checkout/cart/%v/submit", s.srv.url, o["id"])
-		code, out := post(t, submit, `{}`, s.app)
-		if again := jsonOf(t, out); code != 200 || again["status"] != "REQUIRES_ACTION" || bags(again)[0]["version"] != bags(o)[0]["version"] {
+		keyed := maps.Clone(s.app)
+		keyed["Idempotency-Key"] = "submit-3ds"
+		code, out := post(t, submit, `{"app_order_id": "3ds-done"}`, keyed)
+		if again := jsonOf(t, out); code != 200 || again["status"] != "REQUIRES_ACTION" || bags(again)[0]["version"] != bags(o)[0]["version"] || again["app_order_id"] != o["app_order_id"] {
 			t.Fatalf("submit before the shopper acted = %d %s", code, out)
 		}
 		code, out = post(t, fmt.Sprintf("%s/v1/sandbox/payment_intents/%s/confirm", s.srv.url, o["payment_intent_client_secret"]), `{}`, s.admin)
 		if code != 200 {
 			t.Fatalf("confirm = %d %s", code, out)
 		}
-		code, out = post(t, submit, `{"app_order_id": "3ds-done"}`, s.app)
-		done := jsonOf(t, out)
-		if code != 200 || done["status"] != "COMPLETED" || done["app_order_id"] != "3ds-done" {
-			t.Fatalf("submit after the shopper acted = %d %s", code, out)
+		// The channel's retry races a second submit (no key): one goes
+		// through, the other is a conflict, the bag goes out once.
+		answers := make(chan [2]any, 2)
+		for _, h := range []map[string]string{keyed, s.app} {
+			go func() { // no t.Fatal off the test's goroutine
+				req, _ := http.NewRequest("POST", submit, strings.NewReader(`{"app_order_id": "3ds-done"}`))
+				for k, v := range h {
+					req.Header.Set(k, v)
+				}
+				res, err := http.DefaultClient.Do(req)
+				if err != nil {
+					answers <- [2]any{0, err.Error()}
+					return
+				}
+				defer res.Body.Close()
+				body, _ := io.ReadAll(res.Body)
+				answers <- [2]any{res.StatusCode, string(body)}
+			}()
+		}
+		var done map[string]any
+		for range 2 {
+			a := <-answers
+			switch code, out := a[0].(int), a[1].(string); {
+			case code == 200 && done == nil:
+				done = jsonOf(t, out)
+			case code == 409 && strings.Contains(out, "only an order waiting for its shopper"):
+			default:
+				t.Fatalf("concurrent submits: %d %s", code, out)
+			}
+		}
+		if done == nil || done["status"] != "COMPLETED" || done["app_order_id"] != "3ds-done" || done["date_submitted"] == o["date_submitted"] {
+			t.Fatalf("submit after the shopper acted: %v", done)
 		}
 		if b := bags(done)[0]; b["status"] != "ACCEPTED" || b["financial_status"] != "PAID" || b["external_id"] == nil {
 			t.Fatalf("after 3-D Secure: bag %v/%v, external id %v", b["status"], b["financial_status"], b["external_id"])

@@ -141,7 +141,9 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if pg, ok := store.(interface {
 		Autovacuum(context.Context) (bool, error)
 	}); ok {
-		if on, err := pg.Autovacuum(ctx); err == nil && !on {
+		if on, err := pg.Autovacuum(ctx); err != nil {
+			log.Debug("could not read PostgreSQL's autovacuum setting", "err", err)
+		} else if !on {
 			log.Warn("PostgreSQL runs with autovacuum off: Tote's queue tables will slow down as dead rows pile up; turn it on, or VACUUM them often (jobs, webhook_deliveries, webhook_streams)")
 		}
 	}
