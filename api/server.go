@@ -5,6 +5,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	_ "embed"
 	"log/slog"
@@ -160,6 +161,10 @@ func (s *Server) handleNotFound(w http.ResponseWriter, r *http.Request) {
 
 //go:embed openapi.json
 var openAPIDocument []byte
+
+// OpenAPIDocument returns the API reference the server serves at
+// /openapi.json (a copy).
+func OpenAPIDocument() []byte { return bytes.Clone(openAPIDocument) }
 
 func (s *Server) handleOpenAPI(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/toteorg/tote"
+	"github.com/toteorg/tote/api/apitest"
 	"github.com/toteorg/tote/storetest"
 )
 
@@ -521,7 +522,11 @@ func TestPaymentPaths(t *testing.T) {
 		var done map[string]any
 		for range 2 {
 			a := <-answers
-			switch code, out := a[0].(int), a[1].(string); {
+			code, out := a[0].(int), a[1].(string)
+			if code != 0 {
+				apitest.Check(t, "POST", strings.TrimPrefix(submit, s.srv.url), code, []byte(out))
+			}
+			switch {
 			case code == 200 && done == nil:
 				done = jsonOf(t, out)
 			case code == 409 && strings.Contains(out, "only an order waiting for its shopper"):

@@ -18,6 +18,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/toteorg/tote/api/apitest"
 	"github.com/toteorg/tote/storetest"
 )
 
@@ -115,6 +116,7 @@ func get(t *testing.T, url string, header map[string]string) (int, string) {
 	}
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
+	apitest.Check(t, req.Method, req.URL.RequestURI(), res.StatusCode, b)
 	return res.StatusCode, string(b)
 }
 
@@ -130,6 +132,7 @@ func post(t *testing.T, url, body string, header map[string]string) (int, string
 	}
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
+	apitest.Check(t, req.Method, req.URL.RequestURI(), res.StatusCode, b)
 	return res.StatusCode, string(b)
 }
 
