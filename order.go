@@ -105,6 +105,9 @@ type Event struct {
 	Sequence int64
 	// BagVersion is the bag's version after the change.
 	BagVersion int64
+	// TransactionID is a payment event's transaction, which is its body
+	// (and its deliveries' entity); zero for an order event.
+	TransactionID int64
 	// Payload is the body its deliveries carry. The store keeps it only
 	// when a subscription receives the event (the outbox keeps what it must
 	// deliver); an event no one subscribes to is recorded without it.

@@ -106,6 +106,9 @@ type Delivery struct {
 	OrderID       int64
 	BagID         int64 // zero for an event of no single bag
 	BagVersion    int64
+	// TransactionID is the event's (Event.TransactionID): the entity a
+	// payment event is about. Zero for an order event.
+	TransactionID int64
 	Sequence      int64 // the event's number among its bag's events
 	Status        DeliveryStatus
 	// InStream: the delivery takes its turn among its bag's deliveries to
@@ -383,7 +386,7 @@ func PlanFanOut(events []*Event, subs Subscribers, count func([]*StreamAdd) erro
 			}
 			d := &Delivery{WebhookID: s.WebhookID, AppID: e.AppID, EventID: e.ID, SourceEventID: e.ID,
 				EventType: e.Type, OrderID: e.OrderID, BagID: e.BagID, BagVersion: e.BagVersion,
-				Sequence: e.Sequence, Status: DeliveryStatusCreated, InStream: s.Ordered && e.BagID != 0,
+				TransactionID: e.TransactionID, Sequence: e.Sequence, Status: DeliveryStatusCreated, InStream: s.Ordered && e.BagID != 0,
 				DateCreated: e.DateCreated, DateLastModified: e.DateCreated}
 			plan = append(plan, d)
 			if s.PausedUntil != nil {

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"encoding/json"
 	"net/http"
 	"strconv"
@@ -49,7 +50,8 @@ type deliveryBody struct {
 	EventID       string         `json:"event_id"`
 	EventIDSource *string        `json:"event_id_source"`
 	EventType     tote.EventType `json:"event_type"`
-	// EntityID is the order's id, as a string like an order error's.
+	// EntityID is what the delivery's body is, as a string like an order
+	// error's: the order's id, or a payment event's transaction's.
 	EntityID         string              `json:"entity_id"`
 	BagID            *int64              `json:"bag_id"`
 	BagVersion       int64               `json:"bag_version"`
@@ -73,7 +75,7 @@ type attemptBody struct {
 
 func toDeliveryBody(d *tote.Delivery, attempts []*tote.DeliveryAttempt) deliveryBody {
 	b := deliveryBody{ID: d.ID, WebhookID: d.WebhookID, EventID: d.EventID, EventType: d.EventType,
-		EntityID: strconv.FormatInt(d.OrderID, 10), BagID: optional(d.BagID), BagVersion: d.BagVersion, Status: d.Status,
+		EntityID: strconv.FormatInt(cmp.Or(d.TransactionID, d.OrderID), 10), BagID: optional(d.BagID), BagVersion: d.BagVersion, Status: d.Status,
 		Attempts: d.Attempts, StatusCode: optional(d.StatusCode), LastError: optional(d.LastError),
 		DateCreated: d.DateCreated, DateLastModified: d.DateLastModified, DateNextAttempt: d.DateNextAttempt,
 		AttemptLog: []attemptBody{}}

@@ -288,7 +288,7 @@ func (s *Service) applyTo(ctx context.Context, tx tote.Tx, c Command, o *tote.Or
 		for _, typ := range tote.PaymentEvents(t, financial) {
 			res.Events = append(res.Events, &tote.Event{
 				ID: s.newEventID(), AppID: o.AppID, Type: typ, OrderID: o.ID, BagID: bagID,
-				BagVersion: version, Payload: payload, DateCreated: now,
+				BagVersion: version, TransactionID: t.ID, Payload: payload, DateCreated: now,
 			})
 		}
 	}

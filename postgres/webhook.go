@@ -138,7 +138,7 @@ func (r reader) FindWebhooks(ctx context.Context, appID int64, page tote.Page) (
 func deliveryColumns(prefix string) string {
 	cols := []string{"id", "webhook_id", "app_id", "event_id", "source_event_id", "event_type", "order_id",
 		"bag_id", "bag_version", "sequence", "status", "in_stream", "waiting", "attempts", "status_code",
-		"last_error", "resend_of", "date_created", "date_last_modified", "date_next_attempt"}
+		"last_error", "resend_of", "date_created", "date_last_modified", "date_next_attempt", "transaction_id"}
 	for i, c := range cols {
 		cols[i] = prefix + c
 	}
@@ -148,13 +148,16 @@ func deliveryColumns(prefix string) string {
 // deliveryDest returns the scan destinations of deliveryColumns and a
 // function that finishes d once scanned.
 func deliveryDest(d *tote.Delivery) ([]any, func()) {
-	var bag, resendOf *int64
+	var bag, resendOf, transaction *int64
 	dest := []any{&d.ID, &d.WebhookID, &d.AppID, &d.EventID, &d.SourceEventID, &d.EventType, &d.OrderID,
 		&bag, &d.BagVersion, &d.Sequence, &d.Status, &d.InStream, &d.Waiting, &d.Attempts, &d.StatusCode,
-		&d.LastError, &resendOf, &d.DateCreated, &d.DateLastModified, &d.DateNextAttempt}
+		&d.LastError, &resendOf, &d.DateCreated, &d.DateLastModified, &d.DateNextAttempt, &transaction}
 	return dest, func() {
 		if bag != nil {
 			d.BagID = *bag
+		}
+		if transaction != nil {
+			d.TransactionID = *transaction
 		}
 		if resendOf != nil {
 			d.ResendOf = *resendOf
@@ -379,15 +382,19 @@ func (tx *Tx) CreateDelivery(ctx context.Context, d *tote.Delivery) error {
 const sqlInsertDelivery = `
 	INSERT INTO webhook_deliveries (webhook_id, app_id, event_id, source_event_id, event_type,
 		order_id, bag_id, bag_version, sequence, status, in_stream, waiting, attempts, status_code,
-		last_error, resend_of, date_created, date_last_modified, date_next_attempt, due_at)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19)
+		last_error, resend_of, date_created, date_last_modified, date_next_attempt, due_at, transaction_id)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19, $20)
 	RETURNING id`
 
-func (tx *Tx) insertDelivery(ctx context.Context, d *tote.Delivery) error {
-	err := tx.tx.QueryRow(ctx, sqlInsertDelivery,
-		d.WebhookID, d.AppID, d.EventID, d.SourceEventID, d.EventType, d.OrderID, nullInt(d.BagID),
+// insertDeliveryArgs are sqlInsertDelivery's arguments for d.
+func insertDeliveryArgs(d *tote.Delivery) []any {
+	return []any{d.WebhookID, d.AppID, d.EventID, d.SourceEventID, d.EventType, d.OrderID, nullInt(d.BagID),
 		d.BagVersion, d.Sequence, d.Status, d.InStream, d.Waiting, d.Attempts, d.StatusCode, d.LastError,
-		nullInt(d.ResendOf), d.DateCreated, d.DateLastModified, d.DateNextAttempt).Scan(&d.ID)
+		nullInt(d.ResendOf), d.DateCreated, d.DateLastModified, d.DateNextAttempt, nullInt(d.TransactionID)}
+}
+
+func (tx *Tx) insertDelivery(ctx context.Context, d *tote.Delivery) error {
+	err := tx.tx.QueryRow(ctx, sqlInsertDelivery, insertDeliveryArgs(d)...).Scan(&d.ID)
 	if err == nil && d.DateNextAttempt != nil {
 		tx.insertedJobs = true // wake the local dispatcher after the commit
 	}
@@ -454,9 +461,7 @@ func (tx *Tx) fanOut(ctx context.Context, events []*tote.Event, subs tote.Subscr
 	}
 	batch := &pgx.Batch{}
 	for _, d := range plan {
-		batch.Queue(sqlInsertDelivery, d.WebhookID, d.AppID, d.EventID, d.SourceEventID, d.EventType, d.OrderID,
-			nullInt(d.BagID), d.BagVersion, d.Sequence, d.Status, d.InStream, d.Waiting, d.Attempts, d.StatusCode,
-			d.LastError, nullInt(d.ResendOf), d.DateCreated, d.DateLastModified, d.DateNextAttempt).QueryRow(func(r pgx.Row) error {
+		batch.Queue(sqlInsertDelivery, insertDeliveryArgs(d)...).QueryRow(func(r pgx.Row) error {
 			return r.Scan(&d.ID)
 		})
 	}

@@ -75,3 +75,55 @@ func TestDeliveryQueueMigrationDown(t *testing.T) {
 		t.Fatalf("after up again: %d due, %d delivery jobs (%v)", due, left, err)
 	}
 }
+
+// TestDeliveryTransactionMigration: migration 7 gives the deliveries of
+// payment events made before it their transaction, from the body their
+// event kept; an order event's stays without one.
+func TestDeliveryTransactionMigration(t *testing.T) {
+	ctx := context.Background()
+	s := openTemp(t)
+	defer s.Close()
+	fsys, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := goose.NewProvider(goose.DialectSQLite3, s.write, fsys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.DownTo(ctx, 6); err != nil {
+		t.Fatal(err)
+	}
+	err = s.inWriteTx(ctx, func(tx *Tx) error {
+		if err := insertApp(ctx, tx, "a"); err != nil {
+			return err
+		}
+		_, err := tx.tx.ExecContext(ctx, `
+			INSERT INTO webhooks (app_id, event, remote_endpoint, status, signing_secret, date_created, date_last_modified)
+			VALUES (1, 'PAYMENT_TRANSACTION_CAPTURE_STATUS_CAPTURED', 'https://a.example', 'ACTIVE', 'whsec_x', 0, 0);
+			INSERT INTO orders (app_id, status, currency, details, date_created, date_last_modified)
+			VALUES (1, 'COMPLETED', 'USD', '{}', 0, 0);
+			INSERT INTO events (id, app_id, type, order_id, sequence, payload, date_created)
+			VALUES ('e_paid', 1, 'PAYMENT_TRANSACTION_CAPTURE_STATUS_CAPTURED', 1, 0, CAST('{"id":42,"type":"CAPTURE"}' AS BLOB), 0),
+			       ('e_order', 1, 'ORDER_UPDATED', 1, 0, CAST('{"id":1}' AS BLOB), 0);
+			INSERT INTO webhook_deliveries (webhook_id, app_id, event_id, source_event_id, event_type, order_id, status,
+				date_created, date_last_modified)
+			VALUES (1, 1, 'e_paid', 'e_paid', 'PAYMENT_TRANSACTION_CAPTURE_STATUS_CAPTURED', 1, 'SUCCEEDED', 0, 0),
+			       (1, 1, 'e_order', 'e_order', 'ORDER_UPDATED', 1, 'SUCCEEDED', 0, 0)`)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		t.Fatal(err)
+	}
+	paid, err := s.FindDeliveryByEventID(ctx, 1, "e_paid")
+	if err != nil || paid.TransactionID != 42 {
+		t.Fatalf("payment event's delivery after the migration: %+v (%v), want transaction 42", paid, err)
+	}
+	order, err := s.FindDeliveryByEventID(ctx, 1, "e_order")
+	if err != nil || order.TransactionID != 0 {
+		t.Fatalf("order event's delivery after the migration: %+v (%v), want no transaction", order, err)
+	}
+}

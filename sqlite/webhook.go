@@ -115,7 +115,7 @@ func (r reader) FindWebhooks(ctx context.Context, appID int64, page tote.Page) (
 func deliveryColumns(prefix string) string {
 	cols := []string{"id", "webhook_id", "app_id", "event_id", "source_event_id", "event_type", "order_id",
 		"bag_id", "bag_version", "sequence", "status", "in_stream", "waiting", "attempts", "status_code",
-		"last_error", "resend_of", "date_created", "date_last_modified", "date_next_attempt"}
+		"last_error", "resend_of", "date_created", "date_last_modified", "date_next_attempt", "transaction_id"}
 	for i, c := range cols {
 		cols[i] = prefix + c
 	}
@@ -125,13 +125,13 @@ func deliveryColumns(prefix string) string {
 // deliveryDest returns the scan destinations of deliveryColumns and a
 // function that finishes d once scanned.
 func deliveryDest(d *tote.Delivery) ([]any, func()) {
-	var bag, resendOf, next sql.NullInt64
+	var bag, resendOf, next, transaction sql.NullInt64
 	var created, modified int64
 	dest := []any{&d.ID, &d.WebhookID, &d.AppID, &d.EventID, &d.SourceEventID, &d.EventType, &d.OrderID,
 		&bag, &d.BagVersion, &d.Sequence, &d.Status, &d.InStream, &d.Waiting, &d.Attempts, &d.StatusCode,
-		&d.LastError, &resendOf, &created, &modified, &next}
+		&d.LastError, &resendOf, &created, &modified, &next, &transaction}
 	return dest, func() {
-		d.BagID, d.ResendOf = bag.Int64, resendOf.Int64
+		d.BagID, d.ResendOf, d.TransactionID = bag.Int64, resendOf.Int64, transaction.Int64
 		d.DateCreated, d.DateLastModified, d.DateNextAttempt = fromMicros(created), fromMicros(modified), fromNullMicros(next)
 	}
 }
@@ -390,8 +390,8 @@ const (
 	sqlInsertDelivery = `
 		INSERT INTO webhook_deliveries (webhook_id, app_id, event_id, source_event_id, event_type,
 			order_id, bag_id, bag_version, sequence, status, in_stream, waiting, attempts, status_code,
-			last_error, resend_of, date_created, date_last_modified, date_next_attempt, due_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
+			last_error, resend_of, date_created, date_last_modified, date_next_attempt, due_at, transaction_id)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
 	// Outcomes are recorded a batch per statement: each statement reads
 	// the batch as a JSON array of rows (json_each), so a batch of any size
 	// is one prepared statement and one step.
@@ -467,7 +467,7 @@ func (tx *Tx) insertDelivery(ctx context.Context, d *tote.Delivery) error {
 		d.WebhookID, d.AppID, d.EventID, d.SourceEventID, d.EventType, d.OrderID, nullInt(d.BagID),
 		d.BagVersion, d.Sequence, d.Status, d.InStream, d.Waiting, d.Attempts, d.StatusCode, d.LastError,
 		nullInt(d.ResendOf), micros(d.DateCreated), micros(d.DateLastModified), nullMicros(d.DateNextAttempt),
-		nullMicros(d.DateNextAttempt)).Scan(&d.ID)
+		nullMicros(d.DateNextAttempt), nullInt(d.TransactionID)).Scan(&d.ID)
 	if err == nil && d.DateNextAttempt != nil {
 		tx.insertedJobs = true // wake the local dispatcher after the commit
 	}

@@ -252,6 +252,33 @@ func testFanOut(t *testing.T, open Opener) {
 	if string(send.Body) != `{"v":2}` || send.Delivery.ResendOf != d.ID || send.Delivery.InStream {
 		t.Fatalf("resend = %+v, body %s", send.Delivery, send.Body)
 	}
+
+	// A payment event's deliveries name its transaction, and so do their
+	// resends; an order event's name none.
+	captured := Webhook(t, s, a.ID, tote.EventPaymentCaptured, "https://a.example/captured", false)
+	noErr(t, s.InTx(ctx, func(tx tote.Tx) error {
+		return tx.InsertEvents(ctx, []*tote.Event{{ID: "evt_captured", AppID: a.ID, Type: tote.EventPaymentCaptured,
+			OrderID: o.ID, BagID: bag, BagVersion: 3, TransactionID: 77, Payload: []byte(`{"id":77}`), DateCreated: T0}})
+	}), "insert a payment event")
+	got = deliveries(t, s, captured.ID)
+	if len(got) != 1 || got[0].TransactionID != 77 || got[0].OrderID != o.ID {
+		t.Fatalf("payment event's deliveries: %+v, want one naming transaction 77", got)
+	}
+	claimed = Claim(t, s, T0.Add(time.Minute))
+	if len(claimed) != 1 || claimed[0].Delivery.TransactionID != 77 {
+		t.Fatalf("claimed payment delivery: %d, %+v", len(claimed), claimed)
+	}
+	copyOf := &tote.Delivery{WebhookID: captured.ID, AppID: a.ID, EventID: "evt_captured_again", SourceEventID: "evt_captured",
+		EventType: tote.EventPaymentCaptured, OrderID: o.ID, BagID: bag, BagVersion: 3, TransactionID: 77,
+		Status: tote.DeliveryStatusCreated, ResendOf: got[0].ID, DateCreated: T0, DateLastModified: T0}
+	noErr(t, s.InTx(ctx, func(tx tote.Tx) error { return tx.CreateDelivery(ctx, copyOf) }), "resend the payment event")
+	again, err := s.FindDeliveryByID(ctx, copyOf.ID)
+	if err != nil || again.TransactionID != 77 {
+		t.Fatalf("resent payment delivery: %+v, %v", again, err)
+	}
+	if d, err := s.FindDeliveryByID(ctx, d.ID); err != nil || d.TransactionID != 0 {
+		t.Fatalf("an order event's delivery names transaction %d (%v)", d.TransactionID, err)
+	}
 }
 
 // testDeliveryStreams: for an ordered subscription, a bag's delivery waits

@@ -274,7 +274,8 @@ func (s *Service) Resend(ctx context.Context, appID, id int64, eventID string) (
 	now := s.Clock.Now()
 	d := &tote.Delivery{WebhookID: id, AppID: appID, EventID: s.newEventID(), SourceEventID: orig.SourceEventID,
 		EventType: orig.EventType, OrderID: orig.OrderID, BagID: orig.BagID, BagVersion: orig.BagVersion,
-		Sequence: orig.Sequence, Status: tote.DeliveryStatusCreated, ResendOf: orig.ID,
+		TransactionID: orig.TransactionID,
+		Sequence:      orig.Sequence, Status: tote.DeliveryStatusCreated, ResendOf: orig.ID,
 		DateCreated: now, DateLastModified: now, DateNextAttempt: &now}
 	if err := s.Store.InTx(ctx, func(tx tote.Tx) error { return tx.CreateDelivery(ctx, d) }); err != nil {
 		return nil, err

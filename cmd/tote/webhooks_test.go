@@ -452,8 +452,9 @@ func TestPaymentWebhooks(t *testing.T) {
 		rcv := newHookReceiver(t, s.app["X-Violet-App-Secret"])
 		topics := []string{"PAYMENT_TRANSACTION_CAPTURE_STATUS_AUTHORIZED", "PAYMENT_TRANSACTION_CAPTURE_STATUS_CAPTURED",
 			"PAYMENT_TRANSACTION_CAPTURE_STATUS_FAILED", "PAYMENT_TRANSACTION_CAPTURE_STATUS_UPDATED"}
+		var hooks []string
 		for _, topic := range topics {
-			s.subscribe(rcv, topic)
+			hooks = append(hooks, s.subscribe(rcv, topic))
 		}
 		_, bag1 := s.merchant(`{"submit": "ACCEPT"}`)
 		_, bag2 := s.merchant(`{"submit": "ACCEPT"}`)
@@ -509,6 +510,16 @@ func TestPaymentWebhooks(t *testing.T) {
 		}
 		if !maps.Equal(kinds, wantKinds) {
 			t.Fatalf("events by topic, type and status: %v, want %v", kinds, wantKinds)
+		}
+		// The event log names each delivery's entity: its transaction.
+		for _, hook := range hooks {
+			for _, d := range s.deliveryLog(hook) {
+				calls := rcv.received[d["event_id"].(string)]
+				var body struct{ ID int64 }
+				if len(calls) == 0 || json.Unmarshal(calls[0].body, &body) != nil || d["entity_id"] != fmt.Sprint(body.ID) {
+					t.Fatalf("delivery %v of webhook %s: entity_id %v, want the transaction it carried", d["id"], hook, d["entity_id"])
+				}
+			}
 		}
 	})
 }

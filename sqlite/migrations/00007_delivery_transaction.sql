@@ -1,0 +1,13 @@
+-- +goose Up
+-- A payment event's deliveries name its transaction, the entity their body
+-- is (the delivery log's entity_id); NULL for an order event, whose entity
+-- is the order. Deliveries made before this learn it from their event's
+-- body where it was kept.
+ALTER TABLE webhook_deliveries ADD COLUMN transaction_id INTEGER;
+UPDATE webhook_deliveries SET transaction_id = (
+        SELECT json_extract(CAST(e.payload AS TEXT), '$.id') FROM events e
+        WHERE e.id = webhook_deliveries.source_event_id AND e.payload IS NOT NULL)
+    WHERE event_type LIKE 'PAYMENT_TRANSACTION_%';
+
+-- +goose Down
+ALTER TABLE webhook_deliveries DROP COLUMN transaction_id;
