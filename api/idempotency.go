@@ -172,8 +172,8 @@ type bufferedResponse struct {
 	header http.Header
 	status int
 	body   bytes.Buffer
-	// forget: the request changed nothing and its answer may change, so
-	// the key is released rather than kept with this answer (forget).
+	// forget, set by forget(w): release the key instead of keeping this
+	// answer under it.
 	forget bool
 }
 
