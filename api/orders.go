@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net/http"
@@ -185,10 +186,14 @@ func (s *Server) handleEstimateOrder(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"estimated_carts": carts})
 }
 
+// handleGetOrder answers GET /v1/orders/{order_id} and GET
+// /v1/checkout/cart/{cart_id}: a cart is an order, read the same way
+// whatever its status.
 func (s *Server) handleGetOrder(w http.ResponseWriter, r *http.Request) {
-	id, err := strconv.ParseInt(r.PathValue("order_id"), 10, 64)
+	param := cmp.Or(r.PathValue("order_id"), r.PathValue("cart_id"))
+	id, err := strconv.ParseInt(param, 10, 64)
 	if err != nil || id <= 0 {
-		Error(w, r, s.Logger, tote.Errorf(tote.ENOTFOUND, "Order %q not found.", r.PathValue("order_id")))
+		Error(w, r, s.Logger, tote.Errorf(tote.ENOTFOUND, "Order %q not found.", param))
 		return
 	}
 	o, err := s.Store.FindOrderByID(r.Context(), id)

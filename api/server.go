@@ -87,6 +87,7 @@ func (s *Server) routes() []route {
 		{"GET", "/v1/catalog/skus", authApp, s.handleListSKUs},
 		{"GET", "/v1/catalog/skus/{sku_id}", authApp, s.handleGetSKU},
 		{"POST", "/v1/orders", authApp, s.handleCreateOrder},
+		{"GET", "/v1/checkout/cart/{cart_id}", authApp, s.handleGetOrder},
 		{"POST", "/v1/checkout/cart/{cart_id}/submit", authApp, s.handleSubmitCart},
 		{"POST", "/v1/orders/estimate", authApp, s.handleEstimateOrder},
 		{"GET", "/v1/orders", authApp, s.handleListOrders},

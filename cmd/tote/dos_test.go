@@ -546,6 +546,11 @@ func TestPaymentPaths(t *testing.T) {
 		if n := len(s.platformOrders(m)); n != 1 {
 			t.Fatalf("the platform holds %d orders for the bag", n)
 		}
+		// The cart is the order.
+		code, cart := get(t, strings.TrimSuffix(submit, "/submit"), s.app)
+		if _, order := get(t, fmt.Sprintf("%s/v1/orders/%v", s.srv.url, o["id"]), s.app); code != 200 || cart != order {
+			t.Fatalf("GET cart = %d %s\nGET order = %s", code, cart, order)
+		}
 		if code, out = post(t, submit, ``, s.app); code != 409 {
 			t.Fatalf("submit of a completed order = %d %s, want 409", code, out)
 		}
