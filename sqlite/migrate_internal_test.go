@@ -8,6 +8,20 @@ import (
 	"github.com/pressly/goose/v3"
 )
 
+// migrator runs s's migrations up and down.
+func migrator(t *testing.T, s *Store) *goose.Provider {
+	t.Helper()
+	fsys, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := goose.NewProvider(goose.DialectSQLite3, s.write, fsys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 // TestDeliveryQueueMigrationDown: rolling migration 4 back gives every due
 // pending delivery its deliver_webhook job again and every successful one
 // its attempt row (nothing stranded), and migrating up again makes them
@@ -34,14 +48,7 @@ func TestDeliveryQueueMigrationDown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fsys, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := goose.NewProvider(goose.DialectSQLite3, s.write, fsys)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := migrator(t, s)
 	if _, err := p.DownTo(ctx, 3); err != nil {
 		t.Fatal(err)
 	}
@@ -83,18 +90,11 @@ func TestDeliveryTransactionMigration(t *testing.T) {
 	ctx := context.Background()
 	s := openTemp(t)
 	defer s.Close()
-	fsys, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := goose.NewProvider(goose.DialectSQLite3, s.write, fsys)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := migrator(t, s)
 	if _, err := p.DownTo(ctx, 6); err != nil {
 		t.Fatal(err)
 	}
-	err = s.inWriteTx(ctx, func(tx *Tx) error {
+	err := s.inWriteTx(ctx, func(tx *Tx) error {
 		if err := insertApp(ctx, tx, "a"); err != nil {
 			return err
 		}

@@ -2,15 +2,11 @@ package submission
 
 import (
 	"context"
-	"io"
-	"log/slog"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/toteorg/tote"
 	"github.com/toteorg/tote/lifecycle"
-	paymentsandbox "github.com/toteorg/tote/payment/sandbox"
 	"github.com/toteorg/tote/storetest"
 )
 
@@ -23,13 +19,7 @@ func TestResubmitAbandoned(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, open storetest.Opener) {
 		ctx := context.Background()
 		s := open(t)
-		clock := tote.SystemClock{}
-		provider := &paymentsandbox.Provider{Store: s, Key: "k", Clock: clock}
-		srv := httptest.NewServer(provider.Handler())
-		t.Cleanup(srv.Close)
-		payments := &paymentsandbox.Client{BaseURL: srv.URL, Key: "k"}
-		e := &Engine{Store: s, Clock: clock, Lifecycle: &lifecycle.Service{Store: s, Clock: clock},
-			Payments: payments, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		e, payments := paymentsEngine(t, s, nil)
 
 		app := storetest.App(t, s)
 		o := storetest.Order(t, s, app.ID, 7)

@@ -2,17 +2,13 @@ package submission
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/toteorg/tote"
 	"github.com/toteorg/tote/lifecycle"
-	paymentsandbox "github.com/toteorg/tote/payment/sandbox"
 	"github.com/toteorg/tote/storetest"
 )
 
@@ -25,21 +21,17 @@ func TestSettleSafetyNet(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, open storetest.Opener) {
 		ctx := context.Background()
 		s := open(t)
-		clock := tote.SystemClock{}
-		provider := &paymentsandbox.Provider{Store: s, Key: "k", Clock: clock}
 		var down atomic.Bool
-		h := provider.Handler()
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if down.Load() {
-				http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
-				return
-			}
-			h.ServeHTTP(w, r)
-		}))
-		t.Cleanup(srv.Close)
-		payments := &paymentsandbox.Client{BaseURL: srv.URL, Key: "k"}
-		e := &Engine{Store: s, Clock: clock, Lifecycle: &lifecycle.Service{Store: s, Clock: clock},
-			Payments: payments, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), PlatformTimeout: 100 * time.Millisecond}
+		e, payments := paymentsEngine(t, s, func(h http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if down.Load() {
+					http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
+					return
+				}
+				h.ServeHTTP(w, r)
+			})
+		})
+		e.PlatformTimeout = 100 * time.Millisecond
 
 		app := storetest.App(t, s)
 		o := storetest.Order(t, s, app.ID, 7) // one bag of 1000
